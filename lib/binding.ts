@@ -1,0 +1,118 @@
+/**
+ * The only place that loads the native addon. The raw binding is typed here
+ * and never exported from the package: lib/ validates and names everything
+ * before a call reaches it.
+ */
+import { MemsealError, SyscallError } from './errors.js';
+
+/** fstat(2) fields the addon returns. */
+export interface RawStat {
+  size: number;
+  mode: number;
+  ino: number;
+  dev: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  blocks: number;
+  blksize: number;
+}
+
+/** A mapping owned by lib (native/region.cc). */
+export interface RawRegion {
+  readonly address: bigint;
+  readonly length: number;
+  readonly mappedLength: number;
+  readonly prot: number;
+  readonly sealed: boolean;
+  readonly unmapped: boolean;
+  view(): ArrayBuffer;
+  detach(): void;
+  protect(prot: number): void;
+  advise(advice: number): void;
+  lock(): void;
+  seal(): void;
+  wipe(): boolean;
+  read(offset: number, target: ArrayBufferView, targetOffset: number, length: number): number;
+  write(offset: number, source: ArrayBufferView, sourceOffset: number, length: number): number;
+  unmap(): void;
+}
+
+export interface RawRegionClass {
+  new (
+    length: number,
+    prot: number,
+    flags: number,
+    fd: number,
+    offset: number,
+    guardPages: number,
+    pageSize: number,
+    wipe: boolean,
+  ): RawRegion;
+}
+
+/** Flag values from the kernel headers the addon was built against. */
+export interface RawConstants {
+  readonly [name: string]: number;
+}
+
+/** Exact positional signatures of native/*.cc. */
+export interface RawBinding {
+  setErrorClass(cls: typeof SyscallError): void;
+  readonly constants: RawConstants;
+  readonly rlimits: { readonly RLIMIT_MEMLOCK: number; readonly RLIMIT_NOFILE: number };
+  memfdCreate(name: string | Uint8Array | null, flags: number): number;
+  addSeals(fd: number, seals: number | bigint): void;
+  getSeals(fd: number): number;
+  ftruncate(fd: number, length: number): void;
+  fstat(fd: number): RawStat;
+  fchmod(fd: number, mode: number): void;
+  fallocate(fd: number, mode: number, offset: number, length: number): void;
+  close(fd: number): void;
+  dup(fd: number): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  read(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number): number;
+  write(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number): number;
+  writev(fd: number, buffers: ArrayBufferView[]): number;
+  copyFileRange(fdIn: number, offIn: number | null, fdOut: number, offOut: number | null, length: number): number;
+  sendfile(fdOut: number, fdIn: number, offIn: number | null, count: number): number;
+  mmap(addr: bigint, length: number, prot: number, flags: number, fd: number, offset: number): bigint;
+  munmap(addr: bigint, length: number): void;
+  mprotect(addr: bigint, length: number, prot: number): void;
+  pkeyMprotect(addr: bigint, length: number, prot: number, pkey: number): void;
+  madvise(addr: bigint, length: number, advice: number): void;
+  mremap(old: bigint, oldLength: number, newLength: number, flags: number, newAddr: bigint): bigint;
+  mseal(addr: bigint, length: number, flags: number | bigint): void;
+  mlock(addr: bigint, length: number): void;
+  munlock(addr: bigint, length: number): void;
+  peek(addr: bigint, length: number): Buffer;
+  poke(addr: bigint, bytes: ArrayBufferView): number;
+  pkeyAlloc(flags: number, rights: number): number;
+  pkeyFree(pkey: number): void;
+  memfdSecret(flags: number): number;
+  controlSyscallErrno(): number;
+  getrlimit(resource: number): [number, number];
+  readonly Region: RawRegionClass;
+}
+
+function load(): RawBinding {
+  if (process.platform !== 'linux') {
+    throw new MemsealError(
+      'ERR_MEMSEAL_UNSUPPORTED_PLATFORM',
+      `memseal binds Linux system calls (memfd_create, memfd_secret, mseal); this is ${process.platform}`,
+    );
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bindings = require('bindings') as (name: string) => RawBinding;
+  const raw = bindings('memseal');
+  raw.setErrorClass(SyscallError);
+  return raw;
+}
+
+let cached: RawBinding | undefined;
+
+/** The raw binding, loaded on first use. */
+export function binding(): RawBinding {
+  cached ??= load();
+  return cached;
+}

@@ -1,0 +1,127 @@
+/**
+ * The errors memseal throws. Failed syscalls are `SyscallError`s shaped like
+ * Node's own system errors (`code`, negative `errno`, `syscall`); the native
+ * addon constructs this very class, so `instanceof` holds without rewrapping.
+ */
+import { getSystemErrorName } from 'node:util';
+
+/** Options for {@link SyscallError}. */
+export interface SyscallErrorOptions {
+  /** Overrides the default `"<CODE>: <description>, <syscall>"` message. */
+  message?: string;
+  /** What the caller can do about it; appended to the message. */
+  hint?: string;
+  cause?: unknown;
+}
+
+function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(errno);
+  } catch {
+    return `E${-errno}`;
+  }
+}
+
+/** A system call failed. */
+export class SyscallError extends Error {
+  /** The errno name, such as `'EPERM'`. */
+  readonly code: string;
+  /** The negative errno number, as in Node's system errors. */
+  readonly errno: number;
+  /** The system call that failed, such as `'mseal'`. */
+  readonly syscall: string;
+  /** What to do about it, when memseal knows. */
+  hint: string | undefined;
+
+  constructor(syscall: string, errno: number, options: SyscallErrorOptions = {}) {
+    const code = errnoName(errno);
+    super(options.message ?? `${code}: ${syscall} failed`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.errno = errno;
+    this.syscall = syscall;
+    this.hint = undefined;
+    if (options.hint !== undefined) this.addHint(options.hint);
+  }
+
+  /** Records what to do about the failure and appends it to the message. */
+  addHint(hint: string): this {
+    this.hint = this.hint === undefined ? hint : `${this.hint}; ${hint}`;
+    this.message = `${this.message} (${hint})`;
+    return this;
+  }
+}
+Object.defineProperty(SyscallError.prototype, 'name', { value: 'SyscallError', enumerable: false, configurable: true, writable: true });
+
+/** Why a feature is not available. */
+export type UnsupportedReason = 'kernel' | 'disabled' | 'blocked';
+
+/** Options for {@link UnsupportedError}. */
+export interface UnsupportedErrorOptions extends SyscallErrorOptions {
+  feature: string;
+  since: string;
+  kernel: string;
+  reason: UnsupportedReason;
+}
+
+/**
+ * The running kernel (or the seccomp/LSM policy around it) does not offer a
+ * feature. `reason` says which: `'kernel'` (too old), `'disabled'` (present
+ * but switched off, e.g. secretmem without `secretmem.enable=1`), or
+ * `'blocked'` (a seccomp filter or LSM denies a syscall the kernel has).
+ */
+export class UnsupportedError extends SyscallError {
+  /** The feature, such as `'mseal'` or `'MFD_NOEXEC_SEAL'`. */
+  readonly feature: string;
+  /** The first kernel version that has it, such as `'6.10'`. */
+  readonly since: string;
+  /** The running kernel's release string. */
+  readonly kernel: string;
+  readonly reason: UnsupportedReason;
+
+  constructor(syscall: string, errno: number, options: UnsupportedErrorOptions) {
+    super(syscall, errno, { message: options.message ?? defaultUnsupportedMessage(errno, options), cause: options.cause });
+    this.feature = options.feature;
+    this.since = options.since;
+    this.kernel = options.kernel;
+    this.reason = options.reason;
+    if (options.hint !== undefined) this.addHint(options.hint);
+  }
+}
+Object.defineProperty(UnsupportedError.prototype, 'name', { value: 'UnsupportedError', enumerable: false, configurable: true, writable: true });
+
+function defaultUnsupportedMessage(errno: number, o: UnsupportedErrorOptions): string {
+  const code = errnoName(errno);
+  switch (o.reason) {
+    case 'kernel':
+      return `${code}: ${o.feature} needs Linux ${o.since} or later; this kernel is ${o.kernel}`;
+    case 'disabled':
+      return `${code}: ${o.feature} is disabled in this kernel (${o.kernel})`;
+    case 'blocked':
+      return `${code}: ${o.feature} is blocked by a seccomp filter or LSM; this kernel (${o.kernel}) has it`;
+  }
+}
+
+/** Codes of the errors memseal raises itself (not from a syscall). */
+export type MemsealErrorCode =
+  | 'ERR_MEMSEAL_CLOSED'
+  | 'ERR_MEMSEAL_UNMAPPED'
+  | 'ERR_MEMSEAL_NO_ACCESS'
+  | 'ERR_MEMSEAL_MISSING_SEALS'
+  | 'ERR_MEMSEAL_NOT_MEMFD'
+  | 'ERR_MEMSEAL_UNSUPPORTED_PLATFORM'
+  | 'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS';
+
+/** A misuse memseal detects itself, with a stable `code`. */
+export class MemsealError extends Error {
+  readonly code: MemsealErrorCode;
+  constructor(code: MemsealErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+Object.defineProperty(MemsealError.prototype, 'name', { value: 'MemsealError', enumerable: false, configurable: true, writable: true });
+
+/** True when `err` is a SyscallError with this code. */
+export function isErrno(err: unknown, code: string): err is SyscallError {
+  return err instanceof SyscallError && err.code === code;
+}

@@ -1,0 +1,20 @@
+/**
+ * memseal: Linux memory sealing for Node.js.
+ *
+ * memfd_create with MFD_EXEC / MFD_NOEXEC_SEAL, file seals (F_SEAL_*),
+ * memfd_secret and mseal, over a thin native addon. Linux only: importing
+ * it elsewhere throws ERR_MEMSEAL_UNSUPPORTED_PLATFORM.
+ */
+export { constants, PAGE_SIZE } from './constants.js';
+export { MemsealError, SyscallError, UnsupportedError, isErrno } from './errors.js';
+export type { MemsealErrorCode, SyscallErrorOptions, UnsupportedErrorOptions, UnsupportedReason } from './errors.js';
+export type { FeatureName } from './features.js';
+export { FEATURE_SINCE } from './features.js';
+export { Mapping } from './mapping.js';
+export type { Access, AnonymousMappingOptions } from './mapping.js';
+export { Memfd } from './memfd.js';
+export type { ExecMode, HugePageSize, MemfdCreateOptions, MemfdFromFdOptions, MemfdFromOptions, MemfdMapOptions } from './memfd.js';
+export { probe } from './probe.js';
+export type { FeatureReport, FeatureStatus, ProbeReport } from './probe.js';
+export { SEAL_NAMES } from './seals.js';
+export type { SealName } from './seals.js';

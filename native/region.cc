@@ -1,0 +1,366 @@
+// Region: one mapping that lib's Mapping, SecretBuffer and SecretPool own.
+//
+// The mapping may sit between PROT_NONE guard pages. JS sees it through
+// external ArrayBuffers ("views"); the Region keeps a weak reference to each,
+// and detaches them all before the memory stops being readable (protect to
+// PROT_NONE, unmap), so a stale view reads as length 0 instead of faulting.
+//
+// Lifetime: a small refcounted State is shared by the Region object and by
+// every live view. Whichever lets go last (explicit unmap aside) wipes the
+// memory if asked to and unmaps it, so GC never frees memory a view can still
+// reach, and nothing is unmapped twice.
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <atomic>
+#include <vector>
+
+#include "addon.h"
+#include "args.h"
+#include "compat.h"
+#include "errors.h"
+#include "ranges.h"
+
+namespace memseal {
+
+namespace {
+
+struct State {
+  std::atomic<int> refs{1};
+  uintptr_t base = 0;  // start of the reservation (first guard page)
+  size_t total = 0;    // reservation length, guards included
+  uintptr_t data = 0;  // first byte JS sees
+  size_t length = 0;   // bytes JS sees
+  size_t mapped = 0;   // length rounded up to the mapping's page size
+  int prot = PROT_NONE;
+  bool wipe = false;  // zero the bytes before the memory is released
+  bool unmapped = false;
+  bool sealed = false;
+};
+
+void WipeShim(uintptr_t data, size_t length) {
+  explicit_bzero(reinterpret_cast<void*>(data), length);
+}
+
+int MprotectShim(uintptr_t addr, size_t len, int prot) {
+  return mprotect(reinterpret_cast<void*>(addr), len, prot) < 0 ? -errno : 0;
+}
+
+int MunmapShim(uintptr_t addr, size_t len) {
+  return munmap(reinterpret_cast<void*>(addr), len) < 0 ? -errno : 0;
+}
+
+int MsealShim(uintptr_t addr, size_t len) {
+#ifdef SYS_mseal
+  return syscall(SYS_mseal, addr, len, 0UL) < 0 ? -errno : 0;
+#else
+  (void)addr, (void)len;
+  return -ENOSYS;
+#endif
+}
+
+// Reserves [guard | length | guard] and maps the middle as asked.
+int MapShim(State* s, int prot, int flags, int fd, off_t offset, size_t guard) {
+  int extra = guard > 0 ? MAP_FIXED : 0;
+  void* base = nullptr;
+  if (guard > 0) {
+    base = mmap(nullptr, s->total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) return -errno;
+  }
+  void* want = guard > 0 ? static_cast<char*>(base) + guard : nullptr;
+  void* data = mmap(want, s->mapped, prot, flags | extra, fd, offset);
+  if (data == MAP_FAILED) {
+    const int err = errno;
+    if (guard > 0) munmap(base, s->total);
+    return -err;
+  }
+  s->base = guard > 0 ? reinterpret_cast<uintptr_t>(base) : reinterpret_cast<uintptr_t>(data);
+  s->data = reinterpret_cast<uintptr_t>(data);
+  return 0;
+}
+
+// Drops one reference; the last one releases the memory unless it is sealed
+// (the kernel would refuse) or already gone.
+void Release(State* s) {
+  if (s->refs.fetch_sub(1) != 1) return;
+  if (!s->unmapped && !s->sealed) {
+    if (s->wipe && (s->prot & PROT_WRITE) != 0) WipeShim(s->data, s->length);
+    if (MunmapShim(s->base, s->total) == 0) RemoveRange(s->base, s->total);
+  }
+  delete s;
+}
+
+void FinalizeView(napi_env, void*, void* hint) { Release(static_cast<State*>(hint)); }
+
+bool ProtAllowed(int prot) {
+  return prot == PROT_NONE || prot == PROT_READ || prot == (PROT_READ | PROT_WRITE);
+}
+
+// Only advice that changes no byte and cannot raise a signal.
+bool AdviceAllowed(int advice) {
+  switch (advice) {
+    case MADV_NORMAL:
+    case MADV_RANDOM:
+    case MADV_SEQUENTIAL:
+    case MADV_WILLNEED:
+    case MADV_DONTFORK:
+    case MADV_DOFORK:
+    case MADV_DONTDUMP:
+    case MADV_DODUMP:
+    case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK:
+      return true;
+    default:
+      return false;
+  }
+}
+
+class Region : public Napi::ObjectWrap<Region> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Region",
+                       {
+                           InstanceAccessor<&Region::Address>("address"),
+                           InstanceAccessor<&Region::Length>("length"),
+                           InstanceAccessor<&Region::MappedLength>("mappedLength"),
+                           InstanceAccessor<&Region::Prot>("prot"),
+                           InstanceAccessor<&Region::Sealed>("sealed"),
+                           InstanceAccessor<&Region::Unmapped>("unmapped"),
+                           InstanceMethod<&Region::View>("view"),
+                           InstanceMethod<&Region::Detach>("detach"),
+                           InstanceMethod<&Region::Protect>("protect"),
+                           InstanceMethod<&Region::Advise>("advise"),
+                           InstanceMethod<&Region::Lock>("lock"),
+                           InstanceMethod<&Region::Seal>("seal"),
+                           InstanceMethod<&Region::Wipe>("wipe"),
+                           InstanceMethod<&Region::Read>("read"),
+                           InstanceMethod<&Region::Write>("write"),
+                           InstanceMethod<&Region::Unmap>("unmap"),
+                       });
+  }
+
+  // new Region(length, prot, flags, fd, offset, guardPages, pageSize, wipe)
+  explicit Region(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Region>(info) {
+    static const char* usage =
+        "new Region(length: number, prot: number, flags: number, fd: number, offset: number, "
+        "guardPages: number, pageSize: number, wipe: boolean)";
+    ArgCount(info, 8, usage);
+    const size_t length = ArgSize(info, 0, usage);
+    const int prot = static_cast<int>(ArgU32(info, 1, usage));
+    const int flags = static_cast<int>(ArgU32(info, 2, usage));
+    const int fd = static_cast<int>(ArgInt(info, 3, -1, INT32_MAX, usage));
+    const off_t offset = static_cast<off_t>(ArgI64(info, 4, usage));
+    const size_t guards = static_cast<size_t>(ArgInt(info, 5, 0, 16, usage));
+    const size_t align = static_cast<size_t>(ArgInt(info, 6, 1, int64_t{1} << 30, usage));
+    if (!info[7].IsBoolean() || length == 0 || length > (size_t{1} << 46) || !ProtAllowed(prot) ||
+        (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0 || (align & (align - 1)) != 0 ||
+        align < PageSize()) {
+      Usage(info, usage);
+    }
+    state_ = new State();
+    state_->length = length;
+    state_->mapped = (length + align - 1) & ~(align - 1);
+    const size_t guard = guards * PageSize();
+    state_->total = state_->mapped + 2 * guard;
+    state_->prot = prot;
+    state_->wipe = info[7].As<Napi::Boolean>().Value();
+    const int rc = MapShim(state_, prot, flags, fd, offset, guard);
+    if (rc < 0) {
+      delete state_;
+      state_ = nullptr;
+      throw SyscallError(info.Env(), rc, "mmap");
+    }
+    AddRange(state_->base, state_->total, RangeKind::kRegion);
+  }
+
+  ~Region() override {
+    if (state_ != nullptr) Release(state_);
+  }
+
+ private:
+  Napi::Value Address(const Napi::CallbackInfo& info) {
+    return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(state_->data));
+  }
+  Napi::Value Length(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(state_->length));
+  }
+  Napi::Value MappedLength(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(state_->mapped));
+  }
+  Napi::Value Prot(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), state_->prot);
+  }
+  Napi::Value Sealed(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), state_->sealed);
+  }
+  Napi::Value Unmapped(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), state_->unmapped);
+  }
+
+  void CheckMapped(Napi::Env env) {
+    if (state_->unmapped) {
+      throw CodedError(env, "ERR_MEMSEAL_UNMAPPED", "The region has been unmapped");
+    }
+  }
+
+  // view(): ArrayBuffer over the mapping, zero copies.
+  Napi::Value View(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckMapped(env);
+    if ((state_->prot & PROT_READ) == 0) {
+      throw CodedError(env, "ERR_MEMSEAL_NO_ACCESS",
+                       "The region is not readable (protect it first)");
+    }
+#ifdef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+    throw CodedError(env, "ERR_MEMSEAL_NO_EXTERNAL_BUFFERS",
+                     "This build of memseal cannot expose external memory as a Buffer; "
+                     "use read(), write() or use() instead");
+#else
+    state_->refs.fetch_add(1);
+    napi_value ab;
+    napi_status status = napi_create_external_arraybuffer(
+        env, reinterpret_cast<void*>(state_->data), state_->length, FinalizeView, state_, &ab);
+    if (status != napi_ok) {
+      state_->refs.fetch_sub(1);
+      if (env.IsExceptionPending()) throw env.GetAndClearPendingException();
+      throw CodedError(env, "ERR_MEMSEAL_NO_EXTERNAL_BUFFERS",
+                       "This runtime does not allow external ArrayBuffers (a V8 sandbox); "
+                       "use read(), write() or use() instead");
+    }
+    Prune();
+    views_.push_back(Napi::Weak(Napi::ArrayBuffer(env, ab)));
+    return Napi::Value(env, ab);
+#endif
+  }
+
+  void Prune() {
+    std::vector<Napi::Reference<Napi::ArrayBuffer>> live;
+    for (auto& ref : views_) {
+      if (!ref.Value().IsEmpty()) live.push_back(std::move(ref));
+    }
+    views_.swap(live);
+  }
+
+  void DetachAll() {
+    for (auto& ref : views_) {
+      Napi::ArrayBuffer ab = ref.Value();
+      if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
+    }
+    views_.clear();
+  }
+
+  Napi::Value Detach(const Napi::CallbackInfo& info) {
+    DetachAll();
+    return info.Env().Undefined();
+  }
+
+  // protect(prot): views are detached first when the memory stops being readable.
+  Napi::Value Protect(const Napi::CallbackInfo& info) {
+    static const char* usage = "protect(prot: PROT_NONE | PROT_READ | PROT_READ|PROT_WRITE)";
+    ArgCount(info, 1, usage);
+    const int prot = static_cast<int>(ArgU32(info, 0, usage));
+    if (!ProtAllowed(prot)) Usage(info, usage);
+    CheckMapped(info.Env());
+    if ((prot & PROT_READ) == 0) DetachAll();
+    const int rc = MprotectShim(state_->data, state_->mapped, prot);
+    if (rc < 0) throw SyscallError(info.Env(), rc, "mprotect");
+    state_->prot = prot;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Advise(const Napi::CallbackInfo& info) {
+    static const char* usage = "advise(advice: number)";
+    ArgCount(info, 1, usage);
+    const int advice = static_cast<int>(ArgU32(info, 0, usage));
+    if (!AdviceAllowed(advice)) Usage(info, usage);
+    CheckMapped(info.Env());
+    if (madvise(reinterpret_cast<void*>(state_->data), state_->mapped, advice) < 0) {
+      throw SyscallError(info.Env(), errno, "madvise");
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Lock(const Napi::CallbackInfo& info) {
+    CheckMapped(info.Env());
+    if (mlock(reinterpret_cast<void*>(state_->data), state_->mapped) < 0) {
+      throw SyscallError(info.Env(), errno, "mlock");
+    }
+    return info.Env().Undefined();
+  }
+
+  // seal(): mseal over the whole reservation, guard pages included.
+  Napi::Value Seal(const Napi::CallbackInfo& info) {
+    CheckMapped(info.Env());
+    const int rc = MsealShim(state_->base, state_->total);
+    if (rc < 0) throw SyscallError(info.Env(), rc, "mseal");
+    state_->sealed = true;
+    return info.Env().Undefined();
+  }
+
+  // wipe(): zeroes the bytes if the mapping is writable; returns whether it did.
+  Napi::Value Wipe(const Napi::CallbackInfo& info) {
+    CheckMapped(info.Env());
+    const bool writable = (state_->prot & PROT_WRITE) != 0;
+    if (writable) WipeShim(state_->data, state_->length);
+    return Napi::Boolean::New(info.Env(), writable);
+  }
+
+  // read(offset, target, targetOffset, length) / write(offset, source,
+  // sourceOffset, length): copies for runtimes without external buffers.
+  Napi::Value Copy(const Napi::CallbackInfo& info, bool into_region) {
+    static const char* usage =
+        "read|write(offset: number, bytes: ArrayBufferView, bytesOffset: number, length: number)";
+    ArgCount(info, 4, usage);
+    const size_t offset = ArgSize(info, 0, usage);
+    Bytes bytes = ArgBytes(info, 1, usage);
+    const size_t bytes_offset = ArgSize(info, 2, usage);
+    const size_t length = ArgSize(info, 3, usage);
+    CheckMapped(info.Env());
+    CheckSpan(info, offset, length, state_->length, usage);
+    CheckSpan(info, bytes_offset, length, bytes.length, usage);
+    const int need = into_region ? PROT_WRITE : PROT_READ;
+    if ((state_->prot & need) == 0) {
+      throw CodedError(info.Env(), "ERR_MEMSEAL_NO_ACCESS",
+                       into_region ? "The region is not writable" : "The region is not readable");
+    }
+    if (length == 0) return Napi::Number::New(info.Env(), 0);
+    uint8_t* region = reinterpret_cast<uint8_t*>(state_->data) + offset;
+    if (into_region) {
+      memmove(region, bytes.data + bytes_offset, length);
+    } else {
+      memmove(bytes.data + bytes_offset, region, length);
+    }
+    return Napi::Number::New(info.Env(), static_cast<double>(length));
+  }
+
+  Napi::Value Read(const Napi::CallbackInfo& info) { return Copy(info, false); }
+  Napi::Value Write(const Napi::CallbackInfo& info) { return Copy(info, true); }
+
+  // unmap(): detach views, wipe if asked, munmap. Idempotent. A sealed region
+  // gets the kernel's EPERM and stays mapped.
+  Napi::Value Unmap(const Napi::CallbackInfo& info) {
+    if (state_->unmapped) return info.Env().Undefined();
+    DetachAll();
+    if (state_->wipe && (state_->prot & PROT_WRITE) != 0) WipeShim(state_->data, state_->length);
+    const int rc = MunmapShim(state_->base, state_->total);
+    if (rc < 0) throw SyscallError(info.Env(), rc, "munmap");
+    RemoveRange(state_->base, state_->total);
+    state_->unmapped = true;
+    return info.Env().Undefined();
+  }
+
+  State* state_ = nullptr;
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> views_;
+};
+
+}  // namespace
+
+void InitRegion(Napi::Env env, Napi::Object exports) {
+  Napi::Function cls = Region::Define(env);
+  GetAddonData(env)->region_class = Napi::Persistent(cls);
+  exports.Set("Region", cls);
+}
+
+}  // namespace memseal
