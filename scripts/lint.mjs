@@ -16,7 +16,7 @@ function run(title, cmd, args) {
   }
 }
 
-run('eslint', process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), '--max-warnings=0', 'lib', 'test', 'scripts']);
+run('eslint', process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), '--max-warnings=0', 'lib', 'test', 'scripts', 'bench']);
 run('tsc', process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.test.json', '--noEmit']);
 const native = readdirSync(join(root, 'native')).filter((f) => /\.(cc|h)$/.test(f)).map((f) => join('native', f));
 if (spawnSync('sh', ['-c', 'command -v clang-format'], { stdio: 'ignore' }).status === 0) {
