@@ -216,33 +216,40 @@ export class Memfd {
   }
 
   /**
-   * Takes ownership of an existing memfd descriptor (for instance one
-   * received over a Unix socket): closing the Memfd closes `fd`.
+   * Wraps an existing memfd descriptor (for instance one received over a Unix
+   * socket). The Memfd works on its own duplicate (close-on-exec): the caller
+   * still owns `fd` and closes it when done, so no descriptor ever has two
+   * owners.
    * @throws MemsealError ERR_MEMSEAL_NOT_MEMFD when `fd` is not a memfd.
    * @throws SyscallError EBADF when `fd` is not open.
    */
   static fromFd(fd: number, options?: MemfdFromFdOptions): Memfd {
     validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
     const o = validateOptions<MemfdFromFdOptions>(options, 'options', ['name']);
-    binding().fstat(fd); // EBADF for a closed descriptor
-    let link = '';
+    const name = o.name === undefined ? undefined : validateName(o.name, 'options.name');
+    const own = binding().dup(fd); // EBADF for a closed descriptor
     try {
-      link = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      // No procfs: the seals check below still applies.
+      let link = '';
+      try {
+        link = readlinkSync(`/proc/self/fd/${own}`);
+      } catch {
+        // No procfs: the seals check below still applies.
+      }
+      let sealable = true;
+      try {
+        binding().getSeals(own);
+      } catch {
+        sealable = false;
+      }
+      if (!sealable || (link !== '' && !link.startsWith('/memfd:'))) {
+        throw new MemsealError('ERR_MEMSEAL_NOT_MEMFD', `File descriptor ${fd} is not a memfd (${link || 'no seals'})`);
+      }
+      const parsed = link.replace(/^\/memfd:/, '').replace(/ \(deleted\)$/, '');
+      return new Memfd(TOKEN, own, name ?? parsed, 'kernel-default');
+    } catch (err) {
+      binding().close(own);
+      throw err;
     }
-    let sealable = true;
-    try {
-      binding().getSeals(fd);
-    } catch {
-      sealable = false;
-    }
-    if (!sealable || (link !== '' && !link.startsWith('/memfd:'))) {
-      throw new MemsealError('ERR_MEMSEAL_NOT_MEMFD', `File descriptor ${fd} is not a memfd (${link || 'no seals'})`);
-    }
-    const parsed = link.replace(/^\/memfd:/, '').replace(/ \(deleted\)$/, '');
-    const name = o.name === undefined ? parsed : validateName(o.name, 'options.name');
-    return new Memfd(TOKEN, fd, name, 'kernel-default');
   }
 
   #checkClosed(): number {

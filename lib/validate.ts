@@ -95,6 +95,10 @@ export function validateOptions<T extends object>(value: unknown, name: string, 
 /** A Buffer, TypedArray or DataView, or a string (UTF-8); returned as bytes. */
 export function toBytes(value: unknown, name: string): Uint8Array {
   if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (ArrayBuffer.isView(value)) {
+    // A view over a detached buffer (an unmapped Mapping) is zero bytes.
+    if (value.byteLength === 0) return new Uint8Array(0);
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
   throw invalidArgType(name, 'a string, Buffer, TypedArray or DataView', value);
 }
