@@ -35,21 +35,35 @@ export function sealBit(name: SealName): number {
   return BITS[name];
 }
 
+const BY_NAME: ReadonlyMap<string, number> = new Map(Object.entries(BITS));
+
+function refuse(name: unknown, label: string): never {
+  const list = SEAL_NAMES.map((n) => `'${n}'`).join(', ');
+  if (typeof name !== 'string') throw invalidArgType(label, `one of ${list}`, name);
+  throw invalidArgValue(label, `must be one of ${list}. Received '${name.slice(0, 40)}'`);
+}
+
 /** Validates seal names (as given to addSeals, requireSeals, from) and ORs their bits. */
 export function sealMask(names: readonly unknown[], argName: string): number {
   let mask = 0;
-  names.forEach((name, i) => {
-    const label = `${argName}[${i}]`;
-    if (typeof name !== 'string') throw invalidArgType(label, `one of ${SEAL_NAMES.map((n) => `'${n}'`).join(', ')}`, name);
-    if (!Object.hasOwn(BITS, name)) {
-      throw invalidArgValue(label, `must be one of ${SEAL_NAMES.map((n) => `'${n}'`).join(', ')}. Received '${name.slice(0, 40)}'`);
-    }
-    mask |= BITS[name as SealName];
-  });
+  for (let i = 0; i < names.length; i++) {
+    const bit = typeof names[i] === 'string' ? BY_NAME.get(names[i] as string) : undefined;
+    if (bit === undefined) refuse(names[i], `${argName}[${i}]`);
+    mask |= bit;
+  }
   return mask;
 }
 
-/** The names of the seals set in `mask`, as a frozen-in-practice Set. */
+const KNOWN = SEAL_NAMES.reduce((m, n) => m | BITS[n], 0);
+const namesByMask = new Map<number, readonly SealName[]>(); // at most 2^6 entries
+
+/** The names of the seals set in `mask`, as a new Set (unknown bits are ignored). */
 export function sealNames(mask: number): Set<SealName> {
-  return new Set(SEAL_NAMES.filter((n) => (mask & BITS[n]) !== 0));
+  const known = mask & KNOWN;
+  let names = namesByMask.get(known);
+  if (names === undefined) {
+    names = SEAL_NAMES.filter((n) => (known & BITS[n]) !== 0);
+    namesByMask.set(known, names);
+  }
+  return new Set(names);
 }
