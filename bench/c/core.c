@@ -80,7 +80,11 @@ int main(int argc, char** argv) {
   const char* which = argc > 1 ? argv[1] : "";
   long n = argc > 2 ? atol(argv[2]) : 20000;
   seal_fd = (int)syscall(SYS_memfd_create, "bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  prot_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // The toggled page sits between PROT_NONE pages so that no neighbour can
+  // merge with it: each mprotect changes exactly one VMA.
+  char* area = mmap(NULL, 3 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  prot_page = area + 4096;
+  mprotect(prot_page, 4096, PROT_READ | PROT_WRITE);
   double ns;
   if (!strcmp(which, "memfd")) ns = measure(op_memfd, n);
   else if (!strcmp(which, "seals")) ns = measure(op_seals, n);
