@@ -102,9 +102,11 @@ function load(): RawBinding {
       `memseal binds Linux system calls (memfd_create, memfd_secret, mseal); this is ${process.platform}`,
     );
   }
+  // Test-only: MEMSEAL_ADDON_PATH loads another build of the addon (the
+  // sanitizer build, or the one without external buffers) in its place.
+  const override = process.env.MEMSEAL_ADDON_PATH;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const bindings = require('bindings') as (name: string) => RawBinding;
-  const raw = bindings('memseal');
+  const raw = (override ? require(override) : (require('bindings') as (name: string) => RawBinding)('memseal')) as RawBinding;
   raw.setErrorClass(SyscallError);
   return raw;
 }

@@ -7,14 +7,16 @@
 //   node scripts/build.mjs --release    clean Release build (what npm pack ships)
 //   node scripts/build.mjs --debug      Debug build
 //   node scripts/build.mjs --werror     warnings are errors
-//   node scripts/build.mjs --variant=no-external-buffers|sanitize  into build-<variant>/
+//   node scripts/build.mjs --native --variant=no-external-buffers|sanitize
+//                                       builds only build-<variant>/Release/memseal.node
 //
 // node-gyp needs Node's headers. Without network access to nodejs.org they
 // must come from the running Node's own install prefix (Debian's and the
 // official tarballs both ship include/node), so point node-gyp there unless
 // the user configured a nodedir already.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +40,8 @@ function nodedir() {
   return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
 }
 
+const VARIANT_DEFINES = { 'no-external-buffers': 'no_external_buffers', sanitize: 'sanitize' };
+
 function buildNative() {
   if (process.platform !== 'linux') {
     console.log('memseal: skipping the native build (Linux only)');
@@ -48,18 +52,30 @@ function buildNative() {
   const dir = nodedir();
   if (dir) argv.push(`--nodedir=${dir}`);
   if (args.has('--debug')) argv.push('--debug');
-  if (args.has('--werror')) argv.push('--', '-Dwerror=1');
-  const env = { ...process.env };
-  if (variant) {
-    const defines = { 'no-external-buffers': 'no_external_buffers', sanitize: 'sanitize' };
-    if (!defines[variant]) throw new Error(`unknown variant ${variant}`);
-    if (!argv.includes('--')) argv.push('--');
-    argv.push(`-D${defines[variant]}=1`);
-    // Built in its own folder so the default build stays in place.
-    argv.splice(2, 0, `--build-dir=build-${variant}`);
+  const defines = [];
+  if (args.has('--werror')) defines.push('-Dwerror=1');
+  if (!variant) {
+    if (args.has('--release')) rmSync(join(root, 'build'), { recursive: true, force: true });
+    run(process.execPath, defines.length ? [...argv, '--', ...defines] : argv);
+    return;
   }
-  if (args.has('--release')) rmSync(join(root, 'build'), { recursive: true, force: true });
-  run(process.execPath, argv, env);
+  // A variant is built in a scratch copy of the sources, and only its .node
+  // is copied to build-<variant>/Release/, so the default build stays as is.
+  if (!VARIANT_DEFINES[variant]) throw new Error(`unknown variant ${variant}`);
+  defines.push(`-D${VARIANT_DEFINES[variant]}=1`);
+  const scratch = mkdtempSync(join(tmpdir(), `memseal-${variant}-`));
+  try {
+    for (const entry of ['binding.gyp', 'common.gypi', 'native']) cpSync(join(root, entry), join(scratch, entry), { recursive: true });
+    symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'));
+    const r = spawnSync(process.execPath, [...argv, '--', ...defines], { cwd: scratch, stdio: 'inherit' });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+    const out = join(root, `build-${variant}`, 'Release');
+    mkdirSync(out, { recursive: true });
+    cpSync(join(scratch, 'build', 'Release', 'memseal.node'), join(out, 'memseal.node'));
+    console.log(`memseal: built build-${variant}/Release/memseal.node`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 function buildTs() {
