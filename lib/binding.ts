@@ -89,6 +89,8 @@ export interface RawBinding {
   poke(addr: bigint, bytes: ArrayBufferView): number;
   pkeyAlloc(flags: number, rights: number): number;
   pkeyFree(pkey: number): void;
+  /** [start, end) of each range the raw mmap (or, with `regions`, a Region) owns. */
+  ownedRanges(regions: boolean): Array<[bigint, bigint]>;
   memfdSecret(flags: number): number;
   controlSyscallErrno(): number;
   getrlimit(resource: number): [number, number];

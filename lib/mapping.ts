@@ -9,11 +9,12 @@
  * length 0 instead of faulting. After protect('r' | 'rw') `buffer` gives a
  * fresh Buffer; detached ones stay empty.
  */
+import { kMaxLength } from 'node:buffer';
 import { binding, type RawRegion } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
 import { MemsealError, SyscallError } from './errors.js';
 import { explainUnavailable } from './features.js';
-import { validateBoolean, validateInteger, validateOneOf, validateOptions } from './validate.js';
+import { outOfRange, validateBoolean, validateInteger, validateOneOf, validateOptions } from './validate.js';
 
 /** What the memory may be used for: nothing, reading, or reading and writing. */
 export type Access = 'none' | 'r' | 'rw';
@@ -132,6 +133,9 @@ export class Mapping {
       throw new MemsealError('ERR_MEMSEAL_NO_ACCESS', "The mapping's access is 'none': call protect('r') or protect('rw') first");
     }
     if (this.#view === undefined || this.#view.buffer.byteLength === 0) {
+      if (this.length > kMaxLength) {
+        throw outOfRange('length', `at most ${kMaxLength} bytes (the largest Buffer) for a mapping's buffer`, this.length);
+      }
       this.#view = Buffer.from(this.#region.view());
     }
     return this.#view;

@@ -16,8 +16,11 @@ namespace memseal {
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
 
+// Node's own codes, so a caller can tell argument errors from syscall errors.
 inline void Usage(const Napi::CallbackInfo& info, const char* usage) {
-  throw Napi::TypeError::New(info.Env(), std::string("Usage: ") + usage);
+  Napi::TypeError err = Napi::TypeError::New(info.Env(), std::string("Usage: ") + usage);
+  err.Set("code", "ERR_INVALID_ARG_TYPE");
+  throw err;
 }
 
 inline void ArgCount(const Napi::CallbackInfo& info, size_t n, const char* usage) {
@@ -137,7 +140,9 @@ inline Bytes ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* usag
 inline void CheckSpan(const Napi::CallbackInfo& info, size_t offset, size_t length, size_t size,
                       const char* usage) {
   if (offset > size || length > size - offset) {
-    throw Napi::RangeError::New(info.Env(), std::string("Out of range: ") + usage);
+    Napi::RangeError err = Napi::RangeError::New(info.Env(), std::string("Out of range: ") + usage);
+    err.Set("code", "ERR_OUT_OF_RANGE");
+    throw err;
   }
 }
 

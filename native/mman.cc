@@ -287,6 +287,24 @@ Napi::Value PkeyFree(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ownedRanges(regions): [start, end) of every range the raw mmap created
+// (or, with `regions` true, that Regions own), for the fuzzer's cleanup and
+// leak checks.
+Napi::Value OwnedRanges(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsBoolean()) Usage(info, "ownedRanges(regions: boolean)");
+  const auto ranges =
+      ListRanges(info[0].As<Napi::Boolean>().Value() ? RangeKind::kRegion : RangeKind::kRaw);
+  Napi::Array out = Napi::Array::New(env, ranges.size());
+  for (uint32_t i = 0; i < ranges.size(); i++) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Address(env, ranges[i].first));
+    pair.Set(1u, Address(env, ranges[i].second));
+    out.Set(i, pair);
+  }
+  return out;
+}
+
 }  // namespace
 
 void InitMman(Napi::Env env, Napi::Object exports) {
@@ -303,6 +321,7 @@ void InitMman(Napi::Env env, Napi::Object exports) {
   exports.Set("poke", Napi::Function::New(env, Poke, "poke"));
   exports.Set("pkeyAlloc", Napi::Function::New(env, PkeyAlloc, "pkeyAlloc"));
   exports.Set("pkeyFree", Napi::Function::New(env, PkeyFree, "pkeyFree"));
+  exports.Set("ownedRanges", Napi::Function::New(env, OwnedRanges, "ownedRanges"));
 }
 
 }  // namespace memseal

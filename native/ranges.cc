@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <iterator>
 #include <map>
 #include <mutex>
 
@@ -92,14 +91,13 @@ bool CoversRange(uintptr_t start, size_t length, RangeKind kind) {
   return true;
 }
 
-bool RangeIsFree(uintptr_t start, size_t length) {
-  uintptr_t begin, end;
-  if (!PageSpan(start, length, &begin, &end)) return true;
+std::vector<std::pair<uintptr_t, uintptr_t>> ListRanges(RangeKind kind) {
   std::lock_guard<std::mutex> guard(Lock());
-  auto& map = Ranges();
-  auto it = map.upper_bound(begin);
-  if (it != map.begin() && std::prev(it)->second.end > begin) return false;
-  return it == map.end() || it->first >= end;
+  std::vector<std::pair<uintptr_t, uintptr_t>> out;
+  for (const auto& [start, range] : Ranges()) {
+    if (range.kind == kind) out.emplace_back(start, range.end);
+  }
+  return out;
 }
 
 }  // namespace memseal

@@ -11,6 +11,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace memseal {
 
@@ -28,8 +30,8 @@ void RemoveRange(uintptr_t start, size_t length);
 // True when every page of [start, start + length) belongs to `kind`.
 bool CoversRange(uintptr_t start, size_t length, RangeKind kind);
 
-// True when no page of [start, start + length) is known to the registry.
-bool RangeIsFree(uintptr_t start, size_t length);
+// The ranges of one kind, as [start, end) pairs, in address order.
+std::vector<std::pair<uintptr_t, uintptr_t>> ListRanges(RangeKind kind);
 
 }  // namespace memseal
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// `npm run fuzz [-- CALLS [PROCESSES]]`: a longer fuzzing run with random
+// seeds (printed, so a failure can be replayed with
+// `node test/fuzz/worker.mjs SEED CALLS`). Needs a build (npm run build).
+import { spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const calls = Number(process.argv[2] ?? 250_000);
+const processes = Number(process.argv[3] ?? 8);
+let failed = 0;
+for (let i = 0; i < processes; i++) {
+  const seed = randomInt(2 ** 31);
+  const r = spawnSync(process.execPath, [join(root, 'test/fuzz/worker.mjs'), String(seed), String(calls)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  let verdict = `status ${r.status}, signal ${r.signal}`;
+  try {
+    const out = JSON.parse(r.stdout.trim().split('\n').pop());
+    const bad = out.unexpected.length > 0 || out.fds[0] !== out.fds[1] || out.maps[0] !== out.maps[1] || r.signal !== null;
+    verdict += `; unexpected ${out.unexpected.length}, fds ${out.fds.join('->')}, maps ${out.maps.join('->')}`;
+    if (bad) failed++;
+    for (const u of out.unexpected) console.log(`  ${u.target}: ${u.error}`);
+  } catch {
+    failed++;
+    verdict += `; no result\n${r.stderr.slice(-2000)}`;
+  }
+  console.log(`seed ${seed}: ${calls} calls: ${verdict}`);
+}
+console.log(`${processes - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
