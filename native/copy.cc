@@ -3,6 +3,7 @@
 // the libuv thread pool, and the mount flags of an open file (fstatvfs(3)).
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -132,6 +133,12 @@ class CopyWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
+    // Queueing the work woke this pool thread, and the scheduler often runs
+    // the woken thread on the queueing (main) thread's CPU, preempting it:
+    // a stall of the event loop of up to a scheduler tick. Hand the CPU
+    // back first; the copy runs once the main thread waits or this thread
+    // moves to another CPU.
+    sched_yield();
     err_ = CopyLoop(in_, out_, limit_, &progress_);
     if (err_ < 0) SetError(progress_.syscall);
   }
