@@ -23,6 +23,9 @@ import { exited, openFds, output, waitFor } from './helpers/exec.js';
 
 const SH = '/bin/sh';
 const FIXTURE = fileURLToPath(new URL('./fixtures/exec-noexec-sysctl.mjs', import.meta.url));
+const BLOCKED_FIXTURE = fileURLToPath(new URL('./fixtures/exec-blocked.mjs', import.meta.url));
+const SECCOMP_LAUNCHER = fileURLToPath(new URL('./fixtures/seccomp-deny-exec-memfd.c', import.meta.url));
+const hasCc = spawnSync('cc', ['--version'], { stdio: 'ignore' }).status === 0;
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const BASE_SEALS = ['seal', 'shrink', 'grow', 'write'] as const;
 
@@ -293,6 +296,12 @@ describe('spawnSealed', () => {
     for (const s of BASE_SEALS) expect(err.message).toContain(s);
   });
 
+  it('runs a sealed memfd received as a bare descriptor (Memfd.fromFd)', async () => {
+    using exe = await cloneExecutable(SH);
+    using received = Memfd.fromFd(fs.openSync(`/proc/self/fd/${exe.fd}`, 'r'));
+    expect((await exited(spawnSealed(received, ['-c', 'exit 5']))).code).toBe(5);
+  });
+
   it('refuses closed clones and bad arguments before forking', async () => {
     const exe = await cloneExecutable(SH);
     expect((thrown(() => spawnSealed(exe, ['x', 1 as never])) as { code: string }).code).toBe('ERR_INVALID_ARG_TYPE');
@@ -333,6 +342,25 @@ describe('vm.memfd_noexec=2 in a child pid namespace', () => {
   );
 });
 
+describe('a seccomp filter refusing MFD_EXEC', () => {
+  itIf(hasCc && process.arch === 'x64', 'needs a C compiler (cc) on x86-64 to build the seccomp launcher')(
+    "refuses with reason 'blocked', and the opt-in tmpfile fallback works",
+    () => {
+      const launcher = join(dir, 'seccomp-deny-exec-memfd');
+      const cc = spawnSync('cc', ['-O2', '-o', launcher, SECCOMP_LAUNCHER], { encoding: 'utf8' });
+      expect(cc.stderr).toBe('');
+      const r = spawnSync(launcher, [process.execPath, BLOCKED_FIXTURE], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const report = JSON.parse(r.stdout.trim());
+      expect(report.plain).toMatchObject({ name: 'ExecRefusedError', code: 'EPERM', reason: 'blocked', syscall: 'memfd_create' });
+      expect(report.plain.message).toContain('seccomp filter');
+      expect(report.noexecMemfd).toBe(0o666); // only executable memfds are refused
+      expect(report.fallback).toEqual({ tmpfile: true, reason: 'blocked', exitCode: 4 });
+    },
+  );
+});
+
 describe('memseal exec', () => {
   const cli = (args: string[], input?: string): ReturnType<typeof spawnSync> =>
     spawnSync(process.execPath, [CLI, 'exec', ...args], { encoding: 'utf8', input, timeout: 30_000 });
@@ -357,7 +385,10 @@ describe('memseal exec', () => {
 
   it('forwards SIGTERM and SIGINT to the program', async () => {
     for (const [signal, status] of [['SIGTERM', 42], ['SIGINT', 43]] as const) {
-      const child = spawn(process.execPath, [CLI, 'exec', SH, '--', '-c', `trap 'kill $!; exit ${status}' ${signal.slice(3)}; echo ready; sleep 60 & wait`]);
+      // No background job: one forked between the signal and the trap
+      // would keep the signal's disposition from before its exec.
+      const script = `trap 'exit ${status}' ${signal.slice(3)}; echo ready; while :; do sleep 0.05; done`;
+      const child = spawn(process.execPath, [CLI, 'exec', SH, '--', '-c', script]);
       await waitFor(child, 'ready');
       child.kill(signal);
       expect(await exited(child)).toEqual({ code: status, signal: null });

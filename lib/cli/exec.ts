@@ -87,33 +87,56 @@ function fail(err: unknown): number {
   return failureStatus(err);
 }
 
-/** Waits for the child, passing signals to it; resolves to the exit status, or dies by the child's signal. */
-function supervise(child: ChildProcess): Promise<number> {
-  const handlers = new Map<NodeJS.Signals, () => void>();
-  for (const signal of FORWARDED) {
-    const handler = (): void => {
-      if (TERMINAL_SIGNALS.has(signal) && process.stdin.isTTY === true) return;
-      child.kill(signal);
-    };
-    handlers.set(signal, handler);
-    process.on(signal, handler);
+/** Dies by `signal`, or, where Node ignores it (SIGPIPE), exits as a shell reports a signal death: 128 + its number. */
+function dieBy(signal: NodeJS.Signals): Promise<number> {
+  process.kill(process.pid, signal);
+  return new Promise((resolve) => setTimeout(() => resolve(128 + (osConstants.signals[signal] ?? 0)), 50));
+}
+
+/**
+ * Catches the forwarded signals from before the clone until the program
+ * exits: a signal that arrives before the program exists is kept, so the
+ * program is not started; later ones are passed to it.
+ */
+class SignalRelay {
+  readonly #handlers = new Map<NodeJS.Signals, () => void>();
+  #child: ChildProcess | undefined;
+  /** The first signal received before there was a program to pass it to. */
+  early: NodeJS.Signals | undefined;
+
+  constructor() {
+    for (const signal of FORWARDED) {
+      const handler = (): void => {
+        if (TERMINAL_SIGNALS.has(signal) && process.stdin.isTTY === true) return;
+        if (this.#child === undefined) this.early ??= signal;
+        else this.#child.kill(signal);
+      };
+      this.#handlers.set(signal, handler);
+      process.on(signal, handler);
+    }
   }
-  const release = (): void => handlers.forEach((handler, signal) => process.removeListener(signal, handler));
+
+  attach(child: ChildProcess): void {
+    this.#child = child;
+  }
+
+  release(): void {
+    this.#handlers.forEach((handler, signal) => process.removeListener(signal, handler));
+    this.#handlers.clear();
+  }
+}
+
+/** Waits for the child; resolves to its exit status, or dies by the signal that killed it. */
+function supervise(child: ChildProcess, relay: SignalRelay): Promise<number> {
+  relay.attach(child);
   return new Promise((resolve) => {
     child.once('error', (err) => {
-      release();
+      relay.release();
       resolve(fail(err));
     });
     child.once('exit', (code, signal) => {
-      release();
-      if (signal === null) {
-        resolve(code ?? 1);
-        return;
-      }
-      // Die the same way. Signals Node ignores (SIGPIPE) do nothing here:
-      // then exit as a shell reports a signal death, 128 + its number.
-      process.kill(process.pid, signal);
-      setTimeout(() => resolve(128 + (osConstants.signals[signal] ?? 0)), 50);
+      relay.release();
+      resolve(signal === null ? (code ?? 1) : dieBy(signal));
     });
   });
 }
@@ -125,11 +148,18 @@ export async function runExec(argv: string[]): Promise<number> {
     process.stdout.write(`Usage: memseal ${EXEC_USAGE}\n\nClones PATH into a sealed, executable memfd and runs it with this terminal's stdio.\n`);
     return 0;
   }
+  const relay = new SignalRelay();
   let exe: Executable;
   try {
     exe = await cloneExecutable(command.path, { fallback: command.fallback });
   } catch (err) {
+    relay.release();
     return fail(err);
+  }
+  if (relay.early !== undefined) {
+    exe.close();
+    relay.release();
+    return dieBy(relay.early);
   }
   if (exe instanceof TmpfileExecutable) {
     process.stderr.write(`memseal exec: running an unsealed O_TMPFILE copy in ${exe.dir}: ${exe.refusal.message}\n`);
@@ -138,10 +168,11 @@ export async function runExec(argv: string[]): Promise<number> {
   try {
     child = spawnSealed(exe, command.args, { stdio: 'inherit', argv0: command.argv0 });
   } catch (err) {
+    relay.release();
     return fail(err);
   } finally {
     // The exec has happened (or failed) by now: the child holds the file.
     exe.close();
   }
-  return supervise(child);
+  return supervise(child, relay);
 }
