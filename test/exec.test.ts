@@ -336,6 +336,11 @@ describe('vm.memfd_noexec=2 in a child pid namespace', () => {
       expect(report.fallback.exe).toMatch(new RegExp(`^${report.fallback.dir}/#\\d+ \\(deleted\\)$`));
       expect(report.noexecDir).toMatchObject({ name: 'ExecRefusedError', reason: 'noexec-sysctl' });
       expect(report.noexecDir.message).toContain(`${mountDir}: mounted noexec`);
+      expect(report.cli.refused.status).toBe(126);
+      expect(report.cli.refused.stderr).toContain('reason: noexec-sysctl');
+      expect(report.cli.refused.stderr).toContain('--fallback tmpfile');
+      expect(report.cli.allowed.status).toBe(6);
+      expect(report.cli.allowed.stderr).toContain('running an unsealed O_TMPFILE copy');
       // Only the child namespace changed.
       expect(fs.readFileSync('/proc/sys/vm/memfd_noexec', 'utf8')).toBe(initial);
     },

@@ -84,6 +84,9 @@ function failureStatus(err: unknown): number {
 
 function fail(err: unknown): number {
   process.stderr.write(`memseal exec: ${describe(err)}\n`);
+  if (err instanceof ExecRefusedError && err.reason !== 'noexec-seal') {
+    process.stderr.write('memseal exec: --fallback tmpfile runs an unsealed O_TMPFILE copy instead\n');
+  }
   return failureStatus(err);
 }
 
@@ -162,7 +165,7 @@ export async function runExec(argv: string[]): Promise<number> {
     return dieBy(relay.early);
   }
   if (exe instanceof TmpfileExecutable) {
-    process.stderr.write(`memseal exec: running an unsealed O_TMPFILE copy in ${exe.dir}: ${exe.refusal.message}\n`);
+    process.stderr.write(`memseal exec: executable memfds are refused here (${exe.refusal.reason}, ${exe.refusal.code}); running an unsealed O_TMPFILE copy in ${exe.dir}\n`);
   }
   let child: ChildProcess;
   try {
