@@ -51,6 +51,20 @@ export interface RawRegionClass {
   ): RawRegion;
 }
 
+/** What native/copy.cc reports after an in-kernel copy. */
+export interface RawCopyResult {
+  copied: number;
+  method: 'copy_file_range' | 'sendfile';
+}
+
+/** fstatvfs(3) of an open file: how its mount is mounted. */
+export interface RawStatvfs {
+  flag: number;
+  noexec: boolean;
+  readonly: boolean;
+  nosuid: boolean;
+}
+
 /** Flag values from the kernel headers the addon was built against. */
 export interface RawConstants {
   readonly [name: string]: number;
@@ -95,6 +109,9 @@ export interface RawBinding {
   controlSyscallErrno(): number;
   getrlimit(resource: number): [number, number];
   readonly Region: RawRegionClass;
+  copyFd(fdIn: number, fdOut: number, limit: number): RawCopyResult;
+  copyFdAsync(fdIn: number, fdOut: number, limit: number): Promise<RawCopyResult>;
+  fstatvfs(fd: number): RawStatvfs;
 }
 
 function load(): RawBinding {

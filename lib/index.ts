@@ -18,3 +18,5 @@ export { probe } from './probe.js';
 export type { FeatureReport, FeatureStatus, ProbeReport } from './probe.js';
 export { SEAL_NAMES } from './seals.js';
 export type { SealName } from './seals.js';
+export { cloneExecutable, cloneExecutableSync, ExecError, ExecRefusedError, spawnSealed, TmpfileExecutable } from './exec.js';
+export type { CloneExecutableOptions, Executable, ExecErrorCode, ExecRefusalReason, ExecRefusedErrorOptions, ExecSource, ExecSourceSync, SpawnSealedOptions } from './exec.js';

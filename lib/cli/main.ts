@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /** The memseal command line: one subcommand per module in lib/cli/. */
+import { runExec } from './exec.js';
 import { runProbe } from './probe.js';
 
 type Command = (argv: string[]) => number | Promise<number>;
 
 const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
   probe: { run: runProbe, summary: 'probe [--json]                 what this kernel/container supports' },
+  exec: { run: runExec, summary: 'exec PATH [-- ARGS...]         run a program from a sealed memfd copy (see exec --help)' },
 };
 
 function usage(): string {
