@@ -7,7 +7,10 @@
 // allows, not a hostile argument); bytes are only touched through Buffers
 // over anonymous memory the fuzzer mapped with write access (a file mapping
 // can lose its pages to a truncate, which the kernel answers with SIGBUS).
+import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
+
+const require = createRequire(import.meta.url);
 
 /** Registers a target. */
 function target(list, family, name, call, weight = 1) {
@@ -202,10 +205,42 @@ function rawTargets(ctx, list) {
   void NUMBERS;
 }
 
+function execTargets(ctx, list) {
+  const { lib, r, pool, arg, hostile } = ctx;
+  const children = [];
+  const sources = ['/bin/true', '/nonexistent', '/etc', '/etc/hostname', Buffer.from('#!/bin/sh\nexit 0\n'), Buffer.alloc(0), new URL('file:///bin/true')];
+  const options = [undefined, { name: 'fuzz-exe' }, { seals: ['write'] }, { fallback: 'tmpfile' }, { fallback: 'none', name: '' }];
+  const keep = (exe) => pool.add(exe instanceof lib.Memfd ? 'memfd' : 'exe', exe);
+  const anyExe = () => pool.any('exe') ?? pool.any('memfd');
+
+  target(list, 'exec', 'cloneExecutableSync', () => keep(lib.cloneExecutableSync(arg(r, sources), r.chance(0.5) ? r.pick(options) : hostile(r))));
+  const clone = { family: 'exec', name: 'cloneExecutable', call: () => lib.cloneExecutable(arg(r, sources), r.chance(0.5) ? r.pick(options) : hostile(r)), adopt: keep };
+  list.push(clone);
+  target(list, 'exec', 'spawnSealed', () => {
+    if (!r.chance(0.3)) return undefined;
+    const exe = r.chance(0.7) ? anyExe() : hostile(r);
+    const child = lib.spawnSealed(exe, arg(r, [[], ['-c', 'exit 3'], ['x']]), arg(r, [{ stdio: 'ignore' }, { stdio: 'ignore', argv0: 'fuzz' }, { stdio: 'ignore', script: 'refuse' }]));
+    children.push(new Promise((resolve) => child.once('close', resolve).once('error', resolve)));
+    return undefined;
+  });
+  ctx.releasers.set('exe', (x) => x[Symbol.dispose]?.() ?? x.close?.());
+  // Node opens /dev/null once, for good, on the first spawn with ignored
+  // stdio, and again on the first with piped stdio: not leaks, so before counting.
+  for (const stdio of ['ignore', 'pipe']) {
+    ctx.warmups.push(() => new Promise((resolve) => require('node:child_process').spawn('/bin/true', { stdio }).once('close', resolve)));
+  }
+  const previous = ctx.settle;
+  ctx.settle = async () => {
+    await previous?.();
+    await Promise.all(children);
+  };
+}
+
 /** Every family's targets. Families added by later modules register here. */
 export function families(ctx) {
   const list = [];
   ctx.anonymous = new WeakSet();
+  ctx.warmups = [];
   ctx.releasers.set('rawfd', (n) => ctx.raw.close(n));
   ctx.releasers.set('rawmap', (m) => ctx.raw.munmap(m.addr, m.length));
   list.cleanup = () => {
@@ -230,5 +265,6 @@ export function families(ctx) {
   ctx.releasers.set('region', (g) => g.unmap());
   coreTargets(ctx, list);
   rawTargets(ctx, list);
+  execTargets(ctx, list);
   return list;
 }

@@ -74,9 +74,18 @@ const all = families(ctx);
 const targets = all.filter((t) => only.length === 0 || only.includes(t.family));
 targets.cleanup = all.cleanup;
 
+for (const warm of all.warmups ?? ctx.warmups ?? []) await warm();
 const outcomes = {};
 const unexpected = [];
-const fdsBefore = fdCount();
+const pending = [];
+const count = (name, outcome, err) => {
+  if (outcome === null && unexpected.length < 20) {
+    unexpected.push({ target: name, error: inspect(err, { depth: 1 }).split('\n').slice(0, 4).join(' | ').slice(0, 400) });
+  }
+  const key = `${name} ${outcome ?? 'UNEXPECTED'}`;
+  outcomes[key] = (outcomes[key] ?? 0) + 1;
+};
+const fdsBefore = fdCount(); // after the warm-ups above
 const mapsBefore = mapsCount();
 for (let i = 0; i < calls; i++) {
   const t = r.pick(targets);
@@ -84,22 +93,34 @@ for (let i = 0; i < calls; i++) {
   let outcome;
   try {
     const result = t.call();
-    if (result && typeof result.then === 'function') result.catch(() => {}); // async targets settle later
+    if (result && typeof result.then === 'function') {
+      // Asynchronous targets: classified when they settle, released if they made something.
+      pending.push(
+        result.then(
+          (value) => {
+            t.adopt?.(value);
+            count(t.name, 'ok');
+          },
+          (err) => count(t.name, typed(err), err),
+        ),
+      );
+      continue;
+    }
     outcome = 'ok';
   } catch (err) {
     outcome = typed(err);
     if (outcome === null && /at (hostile|arg|detached|rng) \(.*fuzz\/values\.mjs/.test(String(err?.stack))) {
       throw err; // a bug in the fuzzer's own value generator, not a finding
     }
-    if (outcome === null && unexpected.length < 20) {
-      unexpected.push({ target: t.name, error: inspect(err, { depth: 1 }).split('\n').slice(0, 4).join(' | ').slice(0, 400) });
-    }
+    count(t.name, outcome, err);
+    continue;
   }
-  const key = `${t.name} ${outcome ?? 'UNEXPECTED'}`;
-  outcomes[key] = (outcomes[key] ?? 0) + 1;
+  count(t.name, outcome);
 }
+await Promise.all(pending);
 for (const [kind, list] of pool.items) for (const x of list) release(kind, x);
 targets.cleanup?.();
+await ctx.settle?.();
 await new Promise((resolve) => setTimeout(resolve, 50));
 const fdsAfter = fdCount();
 const mapsAfter = mapsCount();
