@@ -7,14 +7,14 @@
 //   node scripts/build.mjs --release    clean Release build (what npm pack ships)
 //   node scripts/build.mjs --debug      Debug build
 //   node scripts/build.mjs --werror     warnings are errors
-//   node scripts/build.mjs --variant=no-external-buffers|sanitize  into build-<variant>/
+//   node scripts/build.mjs --variant=no-external-buffers|sanitize  into build-<variant>/build/Release/
 //
 // node-gyp needs Node's headers. Without network access to nodejs.org they
 // must come from the running Node's own install prefix (Debian's and the
 // official tarballs both ship include/node), so point node-gyp there unless
 // the user configured a nodedir already.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,8 +26,8 @@ const variantArg = [...args].find((a) => a.startsWith('--variant='));
 const variant = variantArg ? variantArg.slice('--variant='.length) : '';
 const only = args.has('--native') ? 'native' : args.has('--ts') ? 'ts' : 'both';
 
-function run(cmd, argv, env = process.env) {
-  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env });
+function run(cmd, argv, env = process.env, cwd = root) {
+  const r = spawnSync(cmd, argv, { cwd, stdio: 'inherit', env });
   if (r.error) throw r.error;
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
@@ -50,16 +50,23 @@ function buildNative() {
   if (args.has('--debug')) argv.push('--debug');
   if (args.has('--werror')) argv.push('--', '-Dwerror=1');
   const env = { ...process.env };
+  let cwd = root;
   if (variant) {
     const defines = { 'no-external-buffers': 'no_external_buffers', sanitize: 'sanitize' };
     if (!defines[variant]) throw new Error(`unknown variant ${variant}`);
     if (!argv.includes('--')) argv.push('--');
     argv.push(`-D${defines[variant]}=1`);
-    // Built in its own folder so the default build stays in place.
-    argv.splice(2, 0, `--build-dir=build-${variant}`);
+    // node-gyp always builds into ./build, so a variant is built from a
+    // staging folder of its own (build-<variant>/, with the .gyp files and a
+    // link to native/): the result is build-<variant>/build/Release/memseal.node
+    // and the default build stays in place.
+    cwd = join(root, `build-${variant}`);
+    mkdirSync(cwd, { recursive: true });
+    for (const f of ['binding.gyp', 'common.gypi']) copyFileSync(join(root, f), join(cwd, f));
+    if (!existsSync(join(cwd, 'native'))) symlinkSync('../native', join(cwd, 'native'));
   }
   if (args.has('--release')) rmSync(join(root, 'build'), { recursive: true, force: true });
-  run(process.execPath, argv, env);
+  run(process.execPath, argv, env, cwd);
 }
 
 function buildTs() {
