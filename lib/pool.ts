@@ -219,8 +219,17 @@ class Arena implements SecretHome {
     if (sealedReadOnly) return;
     const wasFull = this.#freeTop === 0;
     this.#free[this.#freeTop++] = index;
-    if (wasFull) this.cls.open.push(this);
-    if (this.inUse === 0 && this.retiredSlots === 0 && !this.region.sealed && this.cls.open.length > 1) this.unmap();
+    if (wasFull) {
+      this.cls.open.push(this);
+      // Room here now: an arena that sat empty can go.
+      for (const other of [...this.cls.open]) if (other !== this && other.#droppable()) other.unmap();
+    }
+    if (this.#droppable() && this.cls.open.length > 1) this.unmap();
+  }
+
+  /** Empty, and nothing keeps it: no retired slot, not sealed. */
+  #droppable(): boolean {
+    return this.inUse === 0 && this.retiredSlots === 0 && !this.region.sealed;
   }
 
   /** The canary check alone, for a read-only sealed arena that cannot be wiped. */
