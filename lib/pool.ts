@@ -47,9 +47,9 @@ const DEFAULT_ARENA = 64 * 1024;
 
 /** Options for {@link SecretPool}. */
 export interface SecretPoolOptions {
-  /** As {@link SecretBufferOptions.fallback}; applies to every arena. Default 'error'. */
+  /** As the `fallback` option of {@link SecretBuffer.alloc}; applies to every arena. Default 'error'. */
   fallback?: 'error' | 'mlock';
-  /** As {@link SecretBufferOptions.backing}. Default 'secretmem'. */
+  /** As the `backing` option of {@link SecretBuffer.alloc}. Default 'secretmem'. */
   backing?: SecretBacking;
   /**
    * Bytes per arena, a multiple of the page size, from one page to 64 MiB.
@@ -60,7 +60,7 @@ export interface SecretPoolOptions {
 
 /** Options for {@link SecretPool.from}. */
 export interface SecretPoolFromOptions {
-  /** As {@link SecretBufferFromOptions.wipeSource}. */
+  /** As the `wipeSource` option of {@link SecretBuffer.from}. */
   wipeSource?: boolean;
 }
 
@@ -272,7 +272,8 @@ export class SecretPool {
   readonly #large = new Set<WeakRef<SecretBuffer>>();
 
   /**
-   * Creates an empty pool; arenas are mapped on demand.
+   * Creates an empty pool; arenas are mapped on demand (memfd_secret, Linux
+   * 5.14+, or the mlock fallback as the `fallback` option of {@link SecretBuffer.alloc}).
    * @throws TypeError / RangeError for bad options.
    */
   constructor(options?: SecretPoolOptions) {
@@ -297,7 +298,8 @@ export class SecretPool {
    * A zeroed secret of `size` bytes: a slot of the smallest class that fits,
    * or, above the largest class, a SecretBuffer of its own (same fallback
    * and backing). Maps a new arena when every arena of the class is full.
-   * The secret's access is its arena's ('rw' for a new arena).
+   * The secret's access is its arena's ('rw' for a new arena). Needs
+   * memfd_secret (Linux 5.14+) unless the pool falls back to mlock.
    * @throws TypeError / RangeError for a bad size (1 to 2^31).
    * @throws UnsupportedError, MemlockLimitError, SyscallError as
    *   {@link SecretBuffer.alloc} when an arena must be mapped.

@@ -5,7 +5,7 @@
  * as an unprivileged user).
  */
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,8 +83,29 @@ export interface FixtureResult {
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
+/**
+ * uid 65534 may not be able to read the checkout (a CI clone can sit in a
+ * private folder), so the unprivileged child runs a world-readable copy of
+ * dist/, the fixture and the addon (loaded through MEMSEAL_ADDON_PATH).
+ */
+function stageForNobody(file: string): { script: string; addon: string } {
+  const dir = join(helperDir, 'staged');
+  if (!existsSync(join(dir, 'memseal.node'))) {
+    mkdirSync(join(dir, 'test', 'fixtures'), { recursive: true });
+    cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
+    copyFileSync(join(root, 'build', 'Release', 'memseal.node'), join(dir, 'memseal.node'));
+    for (const d of [helperDir, dir, join(dir, 'test'), join(dir, 'test', 'fixtures')]) chmodSync(d, 0o755);
+  }
+  const script = join(dir, 'test', 'fixtures', file);
+  copyFileSync(join(fixtures, file), script);
+  return { script, addon: join(dir, 'memseal.node') };
+}
+
 function command(file: string, o: FixtureOptions): string[] {
-  let argv = [...(o.prefix ?? []), process.execPath, ...(o.nodeArgs ?? []), join(fixtures, file), ...(o.args ?? [])];
+  const staged = o.unprivilegedMemlock !== undefined ? stageForNobody(file) : undefined;
+  const script = staged?.script ?? join(fixtures, file);
+  let argv = [...(o.prefix ?? []), process.execPath, ...(o.nodeArgs ?? []), script, ...(o.args ?? [])];
+  if (staged !== undefined) argv = ['env', `MEMSEAL_ADDON_PATH=${staged.addon}`, ...argv];
   if (o.unprivilegedMemlock !== undefined) {
     const l = String(o.unprivilegedMemlock);
     argv = ['prlimit', `--memlock=${l}:${l}`, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...argv];
