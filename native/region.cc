@@ -104,6 +104,10 @@ void Release(State* s) {
 void FinalizeView(napi_env, void*, void* hint) { Release(static_cast<State*>(hint)); }
 #endif
 
+// Marks Region objects, so that no other object (hostile JS can make
+// `instanceof Region` say anything) is ever taken for one.
+const napi_type_tag kRegionTag = {0x6d656d7365616c52ULL, 0x6567696f6e546167ULL};
+
 bool ProtAllowed(int prot) {
   return prot == PROT_NONE || prot == PROT_READ || prot == (PROT_READ | PROT_WRITE);
 }
@@ -185,6 +189,7 @@ class Region : public Napi::ObjectWrap<Region> {
       throw SyscallError(info.Env(), rc, "mmap");
     }
     AddRange(state_->base, state_->total, RangeKind::kRegion);
+    info.This().As<Napi::Object>().TypeTag(&kRegionTag);
   }
 
   ~Region() override {
@@ -398,10 +403,7 @@ class Region : public Napi::ObjectWrap<Region> {
     Napi::Env env = info.Env();
     Napi::Value v = info[i];
     if (v.IsTypedArray() || v.IsDataView() || v.IsArrayBuffer()) return ArgBytes(info, i, usage);
-    if (!v.IsObject() ||
-        !v.As<Napi::Object>().InstanceOf(GetAddonData(env)->region_class.Value())) {
-      Usage(info, usage);
-    }
+    if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kRegionTag)) Usage(info, usage);
     const State* other = Unwrap(v.As<Napi::Object>())->state_;
     if (other == nullptr || other->unmapped) {
       throw CodedError(env, "ERR_MEMSEAL_UNMAPPED", "The other region has been unmapped");

@@ -497,6 +497,7 @@ describe('raw binding', () => {
     expect(r.signal).toBeNull();
     expect(r.status, r.stderr).toBe(0);
     expect(r.json.ok).toBe(true);
+    expect(r.json.impostors).toBe(3);
     expect(r.json.threw).toBeGreaterThan(r.json.calls / 2);
   });
 });
