@@ -6,7 +6,9 @@
 // `ulimit -l 8192` as an unprivileged user; read/write throughput of a
 // SecretBuffer's `buffer` against a plain Buffer.
 //
-// Every contender runs in the same rounds, interleaved, and the median of
+// Every contender runs in the same rounds, interleaved in short chunks (this
+// machine's load changes from one second to the next), with a full GC
+// before each chunk (bench/run.mjs passes --expose-gc), and the median of
 // the rounds is kept. The JS loops yield to the event loop every BATCH
 // operations, because sodium-native frees in a finalizer and aborts in a
 // tight loop that never yields (and memseal's finalizers need the same turn).
@@ -23,7 +25,7 @@ const require = createRequire(import.meta.url);
 const { SecretBuffer, SecretPool } = require('../dist/index.js');
 const sodium = require('sodium-native');
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const BATCH = 500;
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -32,6 +34,8 @@ const key = Buffer.alloc(32, 7);
 
 /** Mean microseconds per op over `n` ops, yielding every BATCH. */
 async function timeOps(n, op) {
+  globalThis.gc?.();
+  await tick();
   const start = process.hrtime.bigint();
   for (let done = 0; done < n; done += BATCH) {
     for (let i = 0; i < BATCH; i++) op();
@@ -52,34 +56,35 @@ async function speed() {
   const exe = buildC();
   const pool = new SecretPool();
   const contenders = {
-    c: async () => Number(execFileSync(exe, ['2000'], { encoding: 'utf8' }).trim()),
+    c: async () => Number(execFileSync(exe, ['500'], { encoding: 'utf8' }).trim()),
+    cGuards: async () => Number(execFileSync(exe, ['500', 'guards'], { encoding: 'utf8' }).trim()),
     sodium: () =>
-      timeOps(10_000, () => {
+      timeOps(2000, () => {
         const b = sodium.sodium_malloc(32);
         b.set(key);
         sodium.sodium_free(b);
       }),
-    poolAlloc: () => timeOps(100_000, () => pool.alloc(32).dispose()),
+    poolAlloc: () => timeOps(20_000, () => pool.alloc(32).dispose()),
     poolWrite: () =>
-      timeOps(100_000, () => {
+      timeOps(20_000, () => {
         const s = pool.alloc(32);
         s.write(key);
         s.dispose();
       }),
     poolBuffer: () =>
-      timeOps(50_000, () => {
+      timeOps(10_000, () => {
         const s = pool.alloc(32);
         s.buffer.set(key);
         s.dispose();
       }),
     bufferWrite: () =>
-      timeOps(2000, () => {
+      timeOps(500, () => {
         const s = SecretBuffer.alloc(32);
         s.write(key);
         s.dispose();
       }),
     bufferView: () =>
-      timeOps(2000, () => {
+      timeOps(500, () => {
         const s = SecretBuffer.alloc(32);
         s.buffer.set(key);
         s.dispose();
@@ -114,20 +119,17 @@ function capacity(kind) {
   }
 }
 
-/** GB/s of fill + copy out + copy in over a 1 MiB buffer. */
-function throughput(buf, scratch, iterations) {
+// Each contender gets its own copy of the measuring functions (separate
+// JIT feedback), so neither is measured through code optimized for the other.
+const THROUGHPUT = `
   const start = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) {
     buf.fill(i & 0xff);
     buf.copy(scratch);
     scratch.copy(buf);
   }
-  const s = Number(process.hrtime.bigint() - start) / 1e9;
-  return (3 * buf.length * iterations) / s / 1e9;
-}
-
-/** Million byte operations per second of an indexed JS loop over 64 KiB. */
-function byteLoop(buf, iterations) {
+  return (3 * buf.length * iterations) / (Number(process.hrtime.bigint() - start) / 1e9) / 1e9;`;
+const BYTE_LOOP = `
   const start = process.hrtime.bigint();
   let acc = 0;
   for (let i = 0; i < iterations; i++) {
@@ -137,9 +139,11 @@ function byteLoop(buf, iterations) {
     }
   }
   const s = Number(process.hrtime.bigint() - start) / 1e9;
-  if (acc === -1) log('unreachable');
-  return (2 * buf.length * iterations) / s / 1e6;
-}
+  return acc === -1 ? 0 : (2 * buf.length * iterations) / s / 1e6;`;
+/** GB/s of fill + copy out + copy in over a 1 MiB buffer. */
+const makeThroughput = () => new Function('process', 'buf', 'scratch', 'iterations', THROUGHPUT).bind(null, process);
+/** Million byte operations per second of an indexed JS loop. */
+const makeByteLoop = () => new Function('process', 'buf', 'iterations', BYTE_LOOP).bind(null, process);
 
 function rw() {
   const size = 1 << 20;
@@ -150,11 +154,12 @@ function rw() {
   const smallPlain = Buffer.alloc(64 * 1024);
   const bulk = { secret: [], plain: [] };
   const loop = { secret: [], plain: [] };
+  const [throughputSecret, throughputPlain, loopSecret, loopPlain] = [makeThroughput(), makeThroughput(), makeByteLoop(), makeByteLoop()];
   for (let round = 0; round <= ROUNDS; round++) {
-    const a = throughput(secret.buffer, scratch, 200);
-    const b = throughput(plain, scratch, 200);
-    const c = byteLoop(small.buffer, 200);
-    const d = byteLoop(smallPlain, 200);
+    const a = throughputSecret(secret.buffer, scratch, 150);
+    const b = throughputPlain(plain, scratch, 150);
+    const c = loopSecret(small.buffer, 300);
+    const d = loopPlain(smallPlain, 300);
     if (round === 0) continue;
     bulk.secret.push(a);
     bulk.plain.push(b);
@@ -177,6 +182,7 @@ const rows = [
   { name: 'SecretPool alloc+buffer.set+dispose', memseal: r3(t.poolBuffer), baseline: r3(t.sodium), baselineName: 'sodium_malloc+set+free', unit: 'us/op', target: '<= 0.10', ok: t.poolBuffer / t.sodium <= 0.1 },
   { name: 'SecretBuffer alloc+write()+dispose', memseal: r3(t.bufferWrite), baseline: r3(t.c), baselineName: 'C memfd_secret loop', unit: 'us/op', target: '<= 1.5', ok: t.bufferWrite / t.c <= 1.5 },
   { name: 'SecretBuffer alloc+buffer.set+dispose', memseal: r3(t.bufferView), baseline: r3(t.c), baselineName: 'C memfd_secret loop', unit: 'us/op', target: '<= 1.5', ok: t.bufferView / t.c <= 1.5 },
+  { name: 'SecretBuffer alloc+write()+dispose, vs C with the same guards', memseal: r3(t.bufferWrite), baseline: r3(t.cGuards), baselineName: 'C loop + guards, DONTFORK, wipe', unit: 'us/op' },
   { name: 'sodium_malloc+set+free (for scale)', memseal: r3(t.sodium), baseline: r3(t.c), baselineName: 'C memfd_secret loop', unit: 'us/op' },
   { name: 'capacity under ulimit -l 8192: SecretPool', memseal: cap.pool.count, baseline: cap.sodium.count, baselineName: 'sodium_malloc, locked', unit: 'secrets', higherIsBetter: true, target: '>= 200000', ok: cap.pool.count >= 200_000 },
   { name: 'capacity under ulimit -l 8192: SecretBuffer', memseal: cap.buffer.count, baseline: cap.sodium.count, baselineName: 'sodium_malloc, locked', unit: 'secrets', higherIsBetter: true },
