@@ -26,13 +26,18 @@ export interface RawRegion {
   readonly prot: number;
   readonly sealed: boolean;
   readonly unmapped: boolean;
-  view(): ArrayBuffer;
-  detach(): void;
+  view(offset?: number, length?: number): ArrayBuffer;
+  /** Detaches every view, or only `view` (true when it was this region's). */
+  detach(view?: ArrayBuffer): boolean | undefined;
   protect(prot: number): void;
   advise(advice: number): void;
   lock(): void;
   seal(): void;
-  wipe(): boolean;
+  wipe(offset?: number, length?: number): boolean;
+  /** Constant-time equality of `length` bytes here and in `other`. */
+  compare(offset: number, other: RawRegion | ArrayBufferView, otherOffset: number, length: number): boolean;
+  /** Checks the canaries around a pool slot and zeroes it: bit 1 = the one before differs, 2 = after. */
+  wipeSlot(offset: number, length: number, canary: ArrayBufferView): number;
   read(offset: number, target: ArrayBufferView, targetOffset: number, length: number): number;
   write(offset: number, source: ArrayBufferView, sourceOffset: number, length: number): number;
   unmap(): void;
@@ -114,6 +119,21 @@ export interface RawBinding {
   fstatvfs(fd: number): RawStatvfs;
 }
 
+/**
+ * TEST-ONLY: MEMSEAL_ADDON_PATH names a .node file to load instead of the
+ * default build (the test suite uses it to run the build without external
+ * buffers, or the sanitizer build). Not for
+ * production use: nothing checks that the file is a memseal build.
+ */
+function loadAddon(): RawBinding {
+  const path = process.env.MEMSEAL_ADDON_PATH;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (path !== undefined && path !== '') return require(path) as RawBinding;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bindings = require('bindings') as (name: string) => RawBinding;
+  return bindings('memseal');
+}
+
 function load(): RawBinding {
   if (process.platform !== 'linux') {
     throw new MemsealError(
@@ -121,11 +141,7 @@ function load(): RawBinding {
       `memseal binds Linux system calls (memfd_create, memfd_secret, mseal); this is ${process.platform}`,
     );
   }
-  // Test-only: MEMSEAL_ADDON_PATH loads another build of the addon (the
-  // sanitizer build, or the one without external buffers) in its place.
-  const override = process.env.MEMSEAL_ADDON_PATH;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const raw = (override ? require(override) : (require('bindings') as (name: string) => RawBinding)('memseal')) as RawBinding;
+  const raw = loadAddon();
   raw.setErrorClass(SyscallError);
   return raw;
 }

@@ -109,7 +109,9 @@ export type MemsealErrorCode =
   | 'ERR_MEMSEAL_MISSING_SEALS'
   | 'ERR_MEMSEAL_NOT_MEMFD'
   | 'ERR_MEMSEAL_UNSUPPORTED_PLATFORM'
-  | 'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS';
+  | 'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS'
+  | 'ERR_MEMSEAL_DISPOSED'
+  | 'ERR_MEMSEAL_CANARY';
 
 /** A misuse memseal detects itself, with a stable `code`. */
 export class MemsealError extends Error {
@@ -120,6 +122,46 @@ export class MemsealError extends Error {
   }
 }
 Object.defineProperty(MemsealError.prototype, 'name', { value: 'MemsealError', enumerable: false, configurable: true, writable: true });
+
+/** Options for {@link MemlockLimitError}. */
+export interface MemlockLimitErrorOptions {
+  /** Bytes the failed call tried to lock. */
+  requested: number;
+  /** RLIMIT_MEMLOCK (soft) in bytes; -1 when unlimited. */
+  limit: number;
+  /** Bytes this process had locked (VmLck) when the call failed; -1 if unknown. */
+  locked: number;
+  cause?: unknown;
+}
+
+/**
+ * Locking memory failed because RLIMIT_MEMLOCK is used up: secret memory
+ * (memfd_secret) and mlock'd memory both count against it. `code` is the
+ * errno the kernel gave (EAGAIN from mmap of secret memory, ENOMEM or EPERM
+ * from mlock).
+ */
+export class MemlockLimitError extends SyscallError {
+  /** Bytes the failed call tried to lock. */
+  readonly requested: number;
+  /** RLIMIT_MEMLOCK (soft) in bytes; -1 when unlimited. */
+  readonly limit: number;
+  /** Bytes this process had locked when the call failed; -1 if unknown. */
+  readonly locked: number;
+
+  constructor(syscall: string, errno: number, options: MemlockLimitErrorOptions) {
+    const kib = (n: number): string => (n < 0 ? 'unknown' : `${n} bytes`);
+    const limitText = options.limit < 0 ? 'unlimited' : `${options.limit} bytes (ulimit -l ${Math.floor(options.limit / 1024)})`;
+    super(syscall, errno, {
+      message: `${errnoName(errno)}: ${syscall} cannot lock ${options.requested} more bytes: RLIMIT_MEMLOCK is ${limitText} and this process has ${kib(options.locked)} locked`,
+      hint: 'dispose secrets no longer needed, pack small secrets in a SecretPool, or raise the limit: `ulimit -l <KiB>` in the shell, LimitMEMLOCK= for a systemd service, `--ulimit memlock=<bytes>` for docker run',
+      cause: options.cause,
+    });
+    this.requested = options.requested;
+    this.limit = options.limit;
+    this.locked = options.locked;
+  }
+}
+Object.defineProperty(MemlockLimitError.prototype, 'name', { value: 'MemlockLimitError', enumerable: false, configurable: true, writable: true });
 
 /** True when `err` is a SyscallError with this code. */
 export function isErrno(err: unknown, code: string): err is SyscallError {

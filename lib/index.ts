@@ -6,8 +6,8 @@
  * it elsewhere throws ERR_MEMSEAL_UNSUPPORTED_PLATFORM.
  */
 export { constants, PAGE_SIZE } from './constants.js';
-export { MemsealError, SyscallError, UnsupportedError, isErrno } from './errors.js';
-export type { MemsealErrorCode, SyscallErrorOptions, UnsupportedErrorOptions, UnsupportedReason } from './errors.js';
+export { MemlockLimitError, MemsealError, SyscallError, UnsupportedError, isErrno } from './errors.js';
+export type { MemlockLimitErrorOptions, MemsealErrorCode, SyscallErrorOptions, UnsupportedErrorOptions, UnsupportedReason } from './errors.js';
 export type { FeatureName } from './features.js';
 export { FEATURE_SINCE } from './features.js';
 export { Mapping } from './mapping.js';
@@ -20,3 +20,7 @@ export { SEAL_NAMES } from './seals.js';
 export type { SealName } from './seals.js';
 export { cloneExecutable, cloneExecutableSync, ExecError, ExecRefusedError, spawnSealed, TmpfileExecutable } from './exec.js';
 export type { CloneExecutableOptions, Executable, ExecErrorCode, ExecRefusalReason, ExecRefusedErrorOptions, ExecSource, ExecSourceSync, SpawnSealedOptions } from './exec.js';
+export { MAX_SECRET_SIZE, SecretBuffer } from './secret.js';
+export type { SecretBacking, SecretBufferFromOptions, SecretBufferOptions, SecretBufferStats, SecretSealOptions, SecretUseOptions } from './secret.js';
+export { SECRET_POOL_CLASSES, SecretPool } from './pool.js';
+export type { SecretPoolClassStats, SecretPoolFromOptions, SecretPoolOptions, SecretPoolStats } from './pool.js';

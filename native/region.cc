@@ -35,13 +35,21 @@ struct State {
   size_t length = 0;   // bytes JS sees
   size_t mapped = 0;   // length rounded up to the mapping's page size
   int prot = PROT_NONE;
-  bool wipe = false;  // zero the bytes before the memory is released
+  bool wipe = false;   // zero the bytes before the memory is released
+  bool dirty = false;  // written through a view or write(): worth wiping
   bool unmapped = false;
   bool sealed = false;
 };
 
 void WipeShim(uintptr_t data, size_t length) {
   explicit_bzero(reinterpret_cast<void*>(data), length);
+}
+
+// Constant time in `length`: every byte is read whatever the answer.
+bool EqualShim(const volatile uint8_t* a, const volatile uint8_t* b, size_t length) {
+  uint8_t diff = 0;
+  for (size_t i = 0; i < length; i++) diff = static_cast<uint8_t>(diff | (a[i] ^ b[i]));
+  return diff == 0;
 }
 
 int MprotectShim(uintptr_t addr, size_t len, int prot) {
@@ -86,13 +94,19 @@ int MapShim(State* s, int prot, int flags, int fd, off_t offset, size_t guard) {
 void Release(State* s) {
   if (s->refs.fetch_sub(1) != 1) return;
   if (!s->unmapped && !s->sealed) {
-    if (s->wipe && (s->prot & PROT_WRITE) != 0) WipeShim(s->data, s->length);
+    if (s->wipe && s->dirty && (s->prot & PROT_WRITE) != 0) WipeShim(s->data, s->length);
     if (MunmapShim(s->base, s->total) == 0) RemoveRange(s->base, s->total);
   }
   delete s;
 }
 
+#ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
 void FinalizeView(napi_env, void*, void* hint) { Release(static_cast<State*>(hint)); }
+#endif
+
+// Marks Region objects, so that no other object (hostile JS can make
+// `instanceof Region` say anything) is ever taken for one.
+const napi_type_tag kRegionTag = {0x6d656d7365616c52ULL, 0x6567696f6e546167ULL};
 
 bool ProtAllowed(int prot) {
   return prot == PROT_NONE || prot == PROT_READ || prot == (PROT_READ | PROT_WRITE);
@@ -135,6 +149,8 @@ class Region : public Napi::ObjectWrap<Region> {
                            InstanceMethod<&Region::Lock>("lock"),
                            InstanceMethod<&Region::Seal>("seal"),
                            InstanceMethod<&Region::Wipe>("wipe"),
+                           InstanceMethod<&Region::Compare>("compare"),
+                           InstanceMethod<&Region::WipeSlot>("wipeSlot"),
                            InstanceMethod<&Region::Read>("read"),
                            InstanceMethod<&Region::Write>("write"),
                            InstanceMethod<&Region::Unmap>("unmap"),
@@ -173,6 +189,7 @@ class Region : public Napi::ObjectWrap<Region> {
       throw SyscallError(info.Env(), rc, "mmap");
     }
     AddRange(state_->base, state_->total, RangeKind::kRegion);
+    info.This().As<Napi::Object>().TypeTag(&kRegionTag);
   }
 
   ~Region() override {
@@ -205,10 +222,16 @@ class Region : public Napi::ObjectWrap<Region> {
     }
   }
 
-  // view(): ArrayBuffer over the mapping, zero copies.
+  // view([offset, length]): ArrayBuffer over the mapping (or part of it),
+  // zero copies. Every view holds a reference on the memory.
   Napi::Value View(const Napi::CallbackInfo& info) {
+    static const char* usage = "view([offset: number, length: number])";
     Napi::Env env = info.Env();
+    if (info.Length() != 0) ArgCount(info, 2, usage);
+    const size_t offset = info.Length() == 0 ? 0 : ArgSize(info, 0, usage);
+    const size_t length = info.Length() == 0 ? state_->length : ArgSize(info, 1, usage);
     CheckMapped(env);
+    CheckSpan(info, offset, length, state_->length, usage);
     if ((state_->prot & PROT_READ) == 0) {
       throw CodedError(env, "ERR_MEMSEAL_NO_ACCESS",
                        "The region is not readable (protect it first)");
@@ -221,7 +244,7 @@ class Region : public Napi::ObjectWrap<Region> {
     state_->refs.fetch_add(1);
     napi_value ab;
     napi_status status = napi_create_external_arraybuffer(
-        env, reinterpret_cast<void*>(state_->data), state_->length, FinalizeView, state_, &ab);
+        env, reinterpret_cast<void*>(state_->data + offset), length, FinalizeView, state_, &ab);
     if (status != napi_ok) {
       state_->refs.fetch_sub(1);
       if (env.IsExceptionPending()) throw env.GetAndClearPendingException();
@@ -229,7 +252,8 @@ class Region : public Napi::ObjectWrap<Region> {
                        "This runtime does not allow external ArrayBuffers (a V8 sandbox); "
                        "use read(), write() or use() instead");
     }
-    Prune();
+    state_->dirty = true;  // it may become writable later
+    if (views_.size() >= prune_at_) Prune();
     views_.push_back(Napi::Weak(Napi::ArrayBuffer(env, ab)));
     return Napi::Value(env, ab);
 #endif
@@ -241,6 +265,7 @@ class Region : public Napi::ObjectWrap<Region> {
       if (!ref.Value().IsEmpty()) live.push_back(std::move(ref));
     }
     views_.swap(live);
+    prune_at_ = 2 * views_.size() + 64;  // amortized: many live views stay cheap
   }
 
   void DetachAll() {
@@ -251,9 +276,25 @@ class Region : public Napi::ObjectWrap<Region> {
     views_.clear();
   }
 
+  // detach([view]): detaches every view, or only `view` when it is an
+  // ArrayBuffer over this region's memory (anything else is left alone).
   Napi::Value Detach(const Napi::CallbackInfo& info) {
-    DetachAll();
-    return info.Env().Undefined();
+    static const char* usage = "detach([view: ArrayBuffer])";
+    Napi::Env env = info.Env();
+    if (info.Length() == 0) {
+      DetachAll();
+      return env.Undefined();
+    }
+    ArgCount(info, 1, usage);
+    if (!info[0].IsArrayBuffer()) Usage(info, usage);
+    Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+    if (ab.IsDetached()) return Napi::Boolean::New(env, false);
+    const uintptr_t at = reinterpret_cast<uintptr_t>(ab.Data());
+    const bool ours = !state_->unmapped && at >= state_->data &&
+                      at - state_->data <= state_->length &&
+                      ab.ByteLength() <= state_->length - (at - state_->data);
+    if (ours) ab.Detach();
+    return Napi::Boolean::New(env, ours);
   }
 
   // protect(prot): views are detached first when the memory stops being readable.
@@ -299,12 +340,78 @@ class Region : public Napi::ObjectWrap<Region> {
     return info.Env().Undefined();
   }
 
-  // wipe(): zeroes the bytes if the mapping is writable; returns whether it did.
+  // wipe([offset, length]): zeroes the bytes (all, or a span) if the mapping
+  // is writable; returns whether it did.
   Napi::Value Wipe(const Napi::CallbackInfo& info) {
+    static const char* usage = "wipe([offset: number, length: number])";
+    if (info.Length() != 0) ArgCount(info, 2, usage);
+    const size_t offset = info.Length() == 0 ? 0 : ArgSize(info, 0, usage);
+    const size_t length = info.Length() == 0 ? state_->length : ArgSize(info, 1, usage);
     CheckMapped(info.Env());
+    CheckSpan(info, offset, length, state_->length, usage);
     const bool writable = (state_->prot & PROT_WRITE) != 0;
-    if (writable) WipeShim(state_->data, state_->length);
+    if (writable) WipeShim(state_->data + offset, length);
     return Napi::Boolean::New(info.Env(), writable);
+  }
+
+  // compare(offset, other, otherOffset, length): whether `length` bytes here
+  // equal those of `other` (a Region or an ArrayBufferView), in constant time.
+  Napi::Value Compare(const Napi::CallbackInfo& info) {
+    static const char* usage =
+        "compare(offset: number, other: Region | ArrayBufferView, otherOffset: number, "
+        "length: number)";
+    ArgCount(info, 4, usage);
+    const size_t offset = ArgSize(info, 0, usage);
+    const size_t other_offset = ArgSize(info, 2, usage);
+    const size_t length = ArgSize(info, 3, usage);
+    Bytes other = OtherBytes(info, 1, usage);
+    CheckMapped(info.Env());
+    CheckSpan(info, offset, length, state_->length, usage);
+    CheckSpan(info, other_offset, length, other.length, usage);
+    if ((state_->prot & PROT_READ) == 0) {
+      throw CodedError(info.Env(), "ERR_MEMSEAL_NO_ACCESS", "The region is not readable");
+    }
+    const uint8_t* here = reinterpret_cast<const uint8_t*>(state_->data) + offset;
+    return Napi::Boolean::New(info.Env(), EqualShim(here, other.data + other_offset, length));
+  }
+
+  // wipeSlot(offset, length, canary): for SecretPool slots. Checks the
+  // canary.length bytes before and after [offset, offset + length) against
+  // `canary` (constant time), then zeroes the span. Returns a bit mask: 1 when
+  // the bytes before differ, 2 when those after do.
+  Napi::Value WipeSlot(const Napi::CallbackInfo& info) {
+    static const char* usage = "wipeSlot(offset: number, length: number, canary: ArrayBufferView)";
+    ArgCount(info, 3, usage);
+    const size_t offset = ArgSize(info, 0, usage);
+    const size_t length = ArgSize(info, 1, usage);
+    Bytes canary = ArgBytes(info, 2, usage);
+    CheckMapped(info.Env());
+    if (offset < canary.length) Usage(info, usage);
+    CheckSpan(info, offset - canary.length, length + 2 * canary.length, state_->length, usage);
+    if ((state_->prot & PROT_WRITE) == 0) {
+      throw CodedError(info.Env(), "ERR_MEMSEAL_NO_ACCESS", "The region is not writable");
+    }
+    const uint8_t* start = reinterpret_cast<const uint8_t*>(state_->data) + offset;
+    int bad = EqualShim(start - canary.length, canary.data, canary.length) ? 0 : 1;
+    bad |= EqualShim(start + length, canary.data, canary.length) ? 0 : 2;
+    WipeShim(state_->data + offset, length);
+    return Napi::Number::New(info.Env(), bad);
+  }
+
+  // The bytes of an ArrayBufferView or of another Region (readable, mapped).
+  Bytes OtherBytes(const Napi::CallbackInfo& info, size_t i, const char* usage) {
+    Napi::Env env = info.Env();
+    Napi::Value v = info[i];
+    if (v.IsTypedArray() || v.IsDataView() || v.IsArrayBuffer()) return ArgBytes(info, i, usage);
+    if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kRegionTag)) Usage(info, usage);
+    const State* other = Unwrap(v.As<Napi::Object>())->state_;
+    if (other == nullptr || other->unmapped) {
+      throw CodedError(env, "ERR_MEMSEAL_UNMAPPED", "The other region has been unmapped");
+    }
+    if ((other->prot & PROT_READ) == 0) {
+      throw CodedError(env, "ERR_MEMSEAL_NO_ACCESS", "The other region is not readable");
+    }
+    return {reinterpret_cast<uint8_t*>(other->data), other->length};
   }
 
   // read(offset, target, targetOffset, length) / write(offset, source,
@@ -328,6 +435,7 @@ class Region : public Napi::ObjectWrap<Region> {
     if (length == 0) return Napi::Number::New(info.Env(), 0);
     uint8_t* region = reinterpret_cast<uint8_t*>(state_->data) + offset;
     if (into_region) {
+      state_->dirty = true;
       memmove(region, bytes.data + bytes_offset, length);
     } else {
       memmove(bytes.data + bytes_offset, region, length);
@@ -343,7 +451,9 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value Unmap(const Napi::CallbackInfo& info) {
     if (state_->unmapped) return info.Env().Undefined();
     DetachAll();
-    if (state_->wipe && (state_->prot & PROT_WRITE) != 0) WipeShim(state_->data, state_->length);
+    if (state_->wipe && state_->dirty && (state_->prot & PROT_WRITE) != 0) {
+      WipeShim(state_->data, state_->length);
+    }
     const int rc = MunmapShim(state_->base, state_->total);
     if (rc < 0) throw SyscallError(info.Env(), rc, "munmap");
     RemoveRange(state_->base, state_->total);
@@ -353,6 +463,7 @@ class Region : public Napi::ObjectWrap<Region> {
 
   State* state_ = nullptr;
   std::vector<Napi::Reference<Napi::ArrayBuffer>> views_;
+  size_t prune_at_ = 64;
 };
 
 }  // namespace

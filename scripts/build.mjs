@@ -7,16 +7,14 @@
 //   node scripts/build.mjs --release    clean Release build (what npm pack ships)
 //   node scripts/build.mjs --debug      Debug build
 //   node scripts/build.mjs --werror     warnings are errors
-//   node scripts/build.mjs --native --variant=no-external-buffers|sanitize
-//                                       builds only build-<variant>/Release/memseal.node
+//   node scripts/build.mjs --variant=no-external-buffers|sanitize  into build-<variant>/build/Release/
 //
 // node-gyp needs Node's headers. Without network access to nodejs.org they
 // must come from the running Node's own install prefix (Debian's and the
 // official tarballs both ship include/node), so point node-gyp there unless
 // the user configured a nodedir already.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,8 +26,8 @@ const variantArg = [...args].find((a) => a.startsWith('--variant='));
 const variant = variantArg ? variantArg.slice('--variant='.length) : '';
 const only = args.has('--native') ? 'native' : args.has('--ts') ? 'ts' : 'both';
 
-function run(cmd, argv, env = process.env) {
-  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env });
+function run(cmd, argv, env = process.env, cwd = root) {
+  const r = spawnSync(cmd, argv, { cwd, stdio: 'inherit', env });
   if (r.error) throw r.error;
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
@@ -39,8 +37,6 @@ function nodedir() {
   const prefix = resolve(dirname(process.execPath), '..');
   return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
 }
-
-const VARIANT_DEFINES = { 'no-external-buffers': 'no_external_buffers', sanitize: 'sanitize' };
 
 function buildNative() {
   if (process.platform !== 'linux') {
@@ -52,30 +48,25 @@ function buildNative() {
   const dir = nodedir();
   if (dir) argv.push(`--nodedir=${dir}`);
   if (args.has('--debug')) argv.push('--debug');
-  const defines = [];
-  if (args.has('--werror')) defines.push('-Dwerror=1');
-  if (!variant) {
-    if (args.has('--release')) rmSync(join(root, 'build'), { recursive: true, force: true });
-    run(process.execPath, defines.length ? [...argv, '--', ...defines] : argv);
-    return;
+  if (args.has('--werror')) argv.push('--', '-Dwerror=1');
+  const env = { ...process.env };
+  let cwd = root;
+  if (variant) {
+    const defines = { 'no-external-buffers': 'no_external_buffers', sanitize: 'sanitize' };
+    if (!defines[variant]) throw new Error(`unknown variant ${variant}`);
+    if (!argv.includes('--')) argv.push('--');
+    argv.push(`-D${defines[variant]}=1`);
+    // node-gyp always builds into ./build, so a variant is built from a
+    // staging folder of its own (build-<variant>/, with the .gyp files and a
+    // link to native/): the result is build-<variant>/build/Release/memseal.node
+    // and the default build stays in place.
+    cwd = join(root, `build-${variant}`);
+    mkdirSync(cwd, { recursive: true });
+    for (const f of ['binding.gyp', 'common.gypi']) copyFileSync(join(root, f), join(cwd, f));
+    if (!existsSync(join(cwd, 'native'))) symlinkSync('../native', join(cwd, 'native'));
   }
-  // A variant is built in a scratch copy of the sources, and only its .node
-  // is copied to build-<variant>/Release/, so the default build stays as is.
-  if (!VARIANT_DEFINES[variant]) throw new Error(`unknown variant ${variant}`);
-  defines.push(`-D${VARIANT_DEFINES[variant]}=1`);
-  const scratch = mkdtempSync(join(tmpdir(), `memseal-${variant}-`));
-  try {
-    for (const entry of ['binding.gyp', 'common.gypi', 'native']) cpSync(join(root, entry), join(scratch, entry), { recursive: true });
-    symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'));
-    const r = spawnSync(process.execPath, [...argv, '--', ...defines], { cwd: scratch, stdio: 'inherit' });
-    if (r.status !== 0) process.exit(r.status ?? 1);
-    const out = join(root, `build-${variant}`, 'Release');
-    mkdirSync(out, { recursive: true });
-    cpSync(join(scratch, 'build', 'Release', 'memseal.node'), join(out, 'memseal.node'));
-    console.log(`memseal: built build-${variant}/Release/memseal.node`);
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
+  if (args.has('--release')) rmSync(join(root, 'build'), { recursive: true, force: true });
+  run(process.execPath, argv, env, cwd);
 }
 
 function buildTs() {

@@ -4,7 +4,9 @@
 //
 //   1. system packages the tests need (scripts/setup-test-env.mjs)
 //   2. lint: eslint, tsc --noEmit, clang-format
-//   3. build: the addon with warnings as errors, and the TypeScript
+//   3. build: the addon with warnings as errors, and the TypeScript; then the
+//      addon again without external buffers (build-no-external-buffers/,
+//      as in Electron's V8 sandbox), which test/secret.test.ts loads
 //   4. the shipped .node needs no glibc newer than Debian 12's (2.36)
 //   5. vitest, every file under test/
 //   6. vitest again on the addon built with -fsanitize=address,undefined
@@ -14,7 +16,7 @@
 // Arguments after `--` go to vitest (e.g. `npm test -- test/memfd.test.ts`),
 // and then steps 1, 2 and 4 are skipped.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +58,10 @@ function checkGlibc() {
 if (!focused) must('system packages', process.execPath, ['scripts/setup-test-env.mjs']);
 if (!focused) must('lint', process.execPath, ['scripts/lint.mjs']);
 must('build (warnings are errors)', process.execPath, ['scripts/build.mjs', '--werror']);
+const noExternal = join(root, 'build-no-external-buffers/build/Release/memseal.node');
+if (!focused || !existsSync(noExternal)) {
+  must('build without external buffers', process.execPath, ['scripts/build.mjs', '--native', '--werror', '--variant=no-external-buffers']);
+}
 const glibcOk = focused ? true : checkGlibc();
 
 function vitestRun(title, extraArgs, env) {
@@ -86,7 +92,7 @@ function sanitizerEnv() {
     // V8 and Node keep memory until exit by design: leak checking would only report them.
     ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1:halt_on_error=1',
     UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
-    MEMSEAL_ADDON_PATH: join(root, 'build-sanitize', 'Release', 'memseal.node'),
+    MEMSEAL_ADDON_PATH: join(root, 'build-sanitize', 'build', 'Release', 'memseal.node'),
     MEMSEAL_SANITIZER: '1',
   };
 }

@@ -23,7 +23,7 @@ const CALLS = 25_000;
 
 describe('fuzz', () => {
   it.each(SEEDS)(`seed %i: ${CALLS} hostile calls, no signal, only typed errors, nothing leaked`, (seed) => {
-    const r = runFixture('../fuzz/worker.mjs', [String(seed), String(CALLS)], { timeout: 300_000 });
+    const r = runFixture('../fuzz/worker.mjs', { args: [String(seed), String(CALLS)], timeout: 300_000 });
     console.log(`fuzz seed ${seed}: ${CALLS} calls; status ${r.status}, signal ${r.signal}`);
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);

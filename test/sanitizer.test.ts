@@ -13,7 +13,7 @@ describe('addon build under test', () => {
     if (process.env.MEMSEAL_SANITIZER === '1') {
       expect(maps).toMatch(/libasan\.so/);
       expect(maps).toMatch(/libubsan\.so/);
-      expect(maps).toMatch(/build-sanitize\/Release\/memseal\.node/);
+      expect(maps).toMatch(/build-sanitize\/build\/Release\/memseal\.node/);
     } else {
       expect(maps).not.toMatch(/build-sanitize/);
       expect(maps).toMatch(/\/memseal\.node/);

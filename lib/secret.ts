@@ -1,0 +1,707 @@
+/**
+ * SecretBuffer: a few bytes (a key, a token) in memory the kernel removes
+ * from its direct map (memfd_secret(2), Linux 5.14+), so no other process,
+ * not even through /proc/<pid>/mem or process_vm_readv, can read them; never
+ * swapped, never in a core dump, wiped before release, and safe to misuse
+ * from JS: after dispose() or protect('none') every Buffer handed out reads
+ * as length 0 instead of faulting.
+ *
+ * Layout: each SecretBuffer owns one mapping between two PROT_NONE guard
+ * pages. The memfd_secret descriptor is closed as soon as the memory is
+ * mapped (the mapping keeps the file alive), so a secret costs no file
+ * descriptor. Where memfd_secret is missing, `fallback: 'mlock'` maps
+ * anonymous memory instead, locked (mlock), excluded from core dumps
+ * (MADV_DONTDUMP) and zeroed in forked children (MADV_WIPEONFORK), with the
+ * same guard pages; `backing` says which one you got. Nothing is ever
+ * downgraded silently.
+ *
+ * Many small secrets are cheaper in a {@link SecretPool} (lib/pool.ts),
+ * whose secrets are SecretBuffers too.
+ */
+import { binding, type RawRegion } from './binding.js';
+import { constants, PAGE_SIZE } from './constants.js';
+import { MemlockLimitError, MemsealError, SyscallError, UnsupportedError } from './errors.js';
+import { explainUnavailable } from './features.js';
+import { procStatusField } from './kernel.js';
+import { explainSealed, mapRegion, protFor, type Access } from './mapping.js';
+import { invalidArgType, invalidArgValue, outOfRange, toBytes, validateBoolean, validateFunction, validateInteger, validateOneOf, validateOptions } from './validate.js';
+
+/** Where a secret's bytes live: memfd_secret memory, or locked anonymous memory. */
+export type SecretBacking = 'secretmem' | 'mlock';
+
+/** The largest secret memseal allocates (2 GiB). */
+export const MAX_SECRET_SIZE = 2 ** 31;
+
+/** Options for {@link SecretBuffer.alloc}. */
+export interface SecretBufferOptions {
+  /**
+   * What to do when memfd_secret is unavailable (a kernel before 5.14,
+   * secretmem disabled, or a seccomp filter that denies it): `'error'`
+   * (default) throws UnsupportedError saying which; `'mlock'` uses locked
+   * anonymous memory and `backing` reads `'mlock'`. A full RLIMIT_MEMLOCK is
+   * never a reason to fall back (both count against it).
+   */
+  fallback?: 'error' | 'mlock';
+  /**
+   * `'secretmem'` (default) tries memfd_secret first; `'mlock'` skips it.
+   * Choose `'mlock'` on machines that must hibernate: the kernel refuses to
+   * hibernate while any secret memory exists.
+   */
+  backing?: SecretBacking;
+  /** Access once the bytes are in place. Default `'rw'`. */
+  access?: Access;
+}
+
+/** Options for {@link SecretBuffer.from}. */
+export interface SecretBufferFromOptions extends SecretBufferOptions {
+  /**
+   * Zero the source Buffer/TypedArray after copying it. Default false.
+   * A string cannot be wiped (strings are immutable): `true` with a string
+   * source throws.
+   */
+  wipeSource?: boolean;
+}
+
+/** Options for {@link SecretBuffer.use}. */
+export interface SecretUseOptions {
+  /** `'r'` (default) or `'rw'` while `fn` runs. */
+  access?: 'r' | 'rw';
+}
+
+/** Options for {@link SecretBuffer.seal}. */
+export interface SecretSealOptions {
+  /** The protection to keep for good. Default `'r'`. */
+  access?: 'r' | 'rw';
+}
+
+/** What SecretBuffer.stats() counts: secrets with a mapping of their own. */
+export interface SecretBufferStats {
+  /** SecretBuffers allocated and neither disposed nor collected. */
+  live: number;
+  /** Bytes mapped for them, page-rounded, sealed ones included: what counts against RLIMIT_MEMLOCK. */
+  lockedBytes: number;
+  /** Sealed SecretBuffers: their memory stays mapped until the process exits, disposed or not. */
+  sealed: number;
+  sealedBytes: number;
+}
+
+// ---------------------------------------------------------------------------
+// Internals shared with lib/pool.ts.
+
+/**
+ * @internal Where a SecretBuffer's bytes live: a mapping of its own, or a
+ * slot of a pool arena. Protection belongs to the home, so every secret in
+ * an arena shares it.
+ */
+export interface SecretHome {
+  readonly region: RawRegion;
+  readonly backing: SecretBacking;
+  readonly pooled: boolean;
+  /** True once the memory is gone (released, or its pool destroyed). */
+  readonly dead: boolean;
+  protect(access: Access): void;
+  seal(access: 'r' | 'rw'): void;
+  /** Runs `fn` with the protection at least `access`, then restores the one before (also when `fn` throws). */
+  withAccess<T>(access: 'r' | 'rw', fn: () => T): T;
+  /** Gives one secret's bytes back (wipe, then unmap or free the slot). Called once per ticket. */
+  release(ticket: Ticket, finalizing: boolean): void;
+}
+
+/** @internal One secret's claim on its home; what the finalizer sees. */
+export interface Ticket {
+  readonly home: SecretHome;
+  readonly offset: number;
+  readonly length: number;
+  /** The ArrayBuffer of the current zero-copy view, if one was made. */
+  view: ArrayBuffer | undefined;
+}
+
+const registry = new FinalizationRegistry<Ticket>((ticket) => {
+  try {
+    ticket.home.release(ticket, true);
+  } catch (err) {
+    process.emitWarning(`memseal: releasing a collected SecretBuffer failed: ${(err as Error).message}`, 'MemsealWarning');
+  }
+});
+
+let externalBuffers = true;
+
+/** @internal The access a PROT_* value grants. */
+export function accessOf(prot: number): Access {
+  if ((prot & constants.PROT_WRITE) !== 0) return 'rw';
+  return (prot & constants.PROT_READ) !== 0 ? 'r' : 'none';
+}
+
+function allows(current: Access, wanted: 'r' | 'rw'): boolean {
+  return current === 'rw' || (current === 'r' && wanted === 'r');
+}
+
+function roundUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+function vmLckBytes(): number {
+  const v = procStatusField('VmLck');
+  const m = v === undefined ? null : /^(\d+)\s*kB/.exec(v);
+  return m ? Number(m[1]) * 1024 : -1;
+}
+
+/**
+ * Turns a failure to lock memory into a MemlockLimitError when
+ * RLIMIT_MEMLOCK explains it (EAGAIN from mmap of secret memory always does;
+ * ENOMEM or EPERM when the numbers say so); other errors pass through.
+ */
+function explainMemlock(err: unknown, requested: number): unknown {
+  if (!(err instanceof SyscallError) || !['EAGAIN', 'ENOMEM', 'EPERM'].includes(err.code)) return err;
+  const [soft] = binding().getrlimit(binding().rlimits.RLIMIT_MEMLOCK);
+  const locked = vmLckBytes();
+  const over = soft >= 0 && (locked < 0 || locked + requested > soft);
+  if (err.code !== 'EAGAIN' && !over) return err;
+  return new MemlockLimitError(err.syscall, err.errno, { requested, limit: soft, locked, cause: err });
+}
+
+function mapSecretmem(length: number): RawRegion {
+  const raw = binding();
+  const fd = raw.memfdSecret(constants.O_CLOEXEC);
+  try {
+    const mapped = roundUp(length, PAGE_SIZE);
+    raw.ftruncate(fd, mapped);
+    let region: RawRegion;
+    try {
+      region = mapRegion({ length, access: 'rw', flags: constants.MAP_SHARED, fd, offset: 0, guardPages: 1, wipe: true });
+    } catch (err) {
+      throw explainMemlock(err, mapped);
+    }
+    // A forked child gets no mapping at all (secret memory is shared, so
+    // MADV_WIPEONFORK does not apply to it).
+    try {
+      region.advise(constants.MADV_DONTFORK);
+    } catch (err) {
+      region.unmap();
+      throw err;
+    }
+    return region;
+  } finally {
+    // The mapping keeps the file alive: one secret costs no descriptor.
+    raw.close(fd);
+  }
+}
+
+function mapLocked(length: number): RawRegion {
+  const region = mapRegion({ length, access: 'rw', flags: constants.MAP_PRIVATE | constants.MAP_ANONYMOUS, fd: -1, offset: 0, guardPages: 1, wipe: true });
+  try {
+    try {
+      region.lock();
+    } catch (err) {
+      throw explainMemlock(err, region.mappedLength);
+    }
+    region.advise(constants.MADV_DONTDUMP);
+    region.advise(constants.MADV_WIPEONFORK);
+  } catch (err) {
+    region.unmap();
+    throw err;
+  }
+  return region;
+}
+
+/**
+ * @internal Maps `length` bytes of secret memory between guard pages, read
+ * and write, following the fallback rules of {@link SecretBufferOptions}.
+ */
+export function mapSecretRegion(length: number, fallback: 'error' | 'mlock', backing: SecretBacking): { region: RawRegion; backing: SecretBacking } {
+  if (backing === 'secretmem') {
+    try {
+      return { region: mapSecretmem(length), backing: 'secretmem' };
+    } catch (err) {
+      const why = explainUnavailable(err, 'memfd_secret');
+      if (!(why instanceof UnsupportedError) || fallback === 'error') {
+        if (why instanceof UnsupportedError) why.addHint("pass { fallback: 'mlock' } to use locked anonymous memory instead");
+        throw why;
+      }
+    }
+  }
+  return { region: mapLocked(length), backing: 'mlock' };
+}
+
+/** @internal Validates the options alloc() and from() share. */
+export function secretOptions(options: unknown, extra: readonly string[] = []): { fallback: 'error' | 'mlock'; backing: SecretBacking; access: Access; rest: Record<string, unknown> } {
+  const o = validateOptions<Record<string, unknown>>(options, 'options', ['fallback', 'backing', 'access', ...extra]);
+  return {
+    fallback: o.fallback === undefined ? 'error' : validateOneOf(o.fallback, 'options.fallback', ['error', 'mlock'] as const),
+    backing: o.backing === undefined ? 'secretmem' : validateOneOf(o.backing, 'options.backing', ['secretmem', 'mlock'] as const),
+    access: o.access === undefined ? 'rw' : validateOneOf(o.access, 'options.access', ['none', 'r', 'rw'] as const),
+    rest: o,
+  };
+}
+
+/** @internal The bytes of a from() source, and how to clean up after copying them. */
+export function sourceBytes(source: unknown, wipeSource: unknown): { bytes: Uint8Array; done: () => void } {
+  const wipe = wipeSource === undefined ? false : validateBoolean(wipeSource, 'options.wipeSource');
+  if (typeof source === 'string' && wipe) throw invalidArgValue('options.wipeSource', 'cannot be true for a string source: strings cannot be wiped');
+  const bytes = toBytes(source, 'source');
+  if (bytes.byteLength === 0) throw invalidArgValue('source', 'must not be empty');
+  const temporary = typeof source === 'string';
+  return { bytes, done: () => (temporary || wipe ? bytes.fill(0) : undefined) };
+}
+
+const counters = { live: 0, lockedBytes: 0, sealed: 0, sealedBytes: 0 };
+
+/** A mapping of one secret's own. */
+class OwnHome implements SecretHome {
+  readonly pooled = false;
+  #released = false;
+
+  constructor(
+    readonly region: RawRegion,
+    readonly backing: SecretBacking,
+  ) {
+    counters.live++;
+    counters.lockedBytes += region.mappedLength;
+  }
+
+  get dead(): boolean {
+    return this.#released;
+  }
+
+  protect(access: Access): void {
+    try {
+      this.region.protect(protFor(access));
+    } catch (err) {
+      throw explainSealed(err, this.region.sealed);
+    }
+  }
+
+  withAccess<T>(access: 'r' | 'rw', fn: () => T): T {
+    const before = this.region.prot;
+    if (allows(accessOf(before), access) || this.region.sealed) return fn();
+    this.protect(access);
+    try {
+      return fn();
+    } finally {
+      if (!this.#released) this.region.protect(before);
+    }
+  }
+
+  seal(access: 'r' | 'rw'): void {
+    if (this.region.sealed) return;
+    // MADV_DONTFORK (secretmem) or MADV_DONTDUMP + MADV_WIPEONFORK (mlock)
+    // were applied when the memory was mapped; now the protection, then mseal.
+    this.protect(access);
+    try {
+      this.region.seal();
+    } catch (err) {
+      throw explainUnavailable(err, 'mseal');
+    }
+    counters.sealed++;
+    counters.sealedBytes += this.region.mappedLength;
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    counters.live--;
+    if (this.region.sealed) {
+      // The kernel refuses to unmap it: wipe what can be wiped, cut the views.
+      this.region.detach();
+      this.region.wipe();
+      return;
+    }
+    counters.lockedBytes -= this.region.mappedLength;
+    this.region.unmap();
+  }
+}
+
+const TOKEN = Symbol('SecretBuffer');
+
+const NOT_CLONEABLE = Symbol(
+  'memseal: a SecretBuffer cannot be cloned or sent to another thread; copy its bytes out explicitly (read()) if that is what you mean',
+);
+
+/**
+ * The Buffer a SecretBuffer hands out: a Buffer in every respect (its
+ * prototype chain holds Buffer.prototype, as Node's own Buffers do), except
+ * that util.inspect and JSON.stringify show its length, not its bytes.
+ */
+class SecretView extends Uint8Array {
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `<Buffer (secret) ${this.length} bytes>`;
+  }
+
+  toJSON(): string {
+    return `[secret ${this.length} bytes]`;
+  }
+}
+Object.setPrototypeOf(SecretView.prototype, Buffer.prototype);
+
+function noExternalBuffers(): MemsealError {
+  return new MemsealError(
+    'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS',
+    'This runtime (or memseal build) cannot expose secret memory as a Buffer (external ArrayBuffers are not allowed, as in a V8 sandbox): use read(), write() or use(), which copy through a temporary that is wiped',
+  );
+}
+
+/**
+ * A secret in memory no other process can read. See the module comment.
+ *
+ * Printing shows `[SecretBuffer 32 bytes secretmem]`, never the bytes
+ * (util.inspect, console.log, toString, toJSON, template strings).
+ * structuredClone() and postMessage() of a SecretBuffer throw DataCloneError.
+ * Its `buffer` is an ordinary Buffer to those: structuredClone(s.buffer),
+ * or postMessage(s.buffer) with or without a transfer list, copies the bytes
+ * into ordinary memory (Node 20 copies where a transfer was asked; later
+ * versions refuse the transfer), so send secrets between threads as bytes
+ * only when you mean to.
+ */
+export class SecretBuffer {
+  /**
+   * Makes structuredClone() and postMessage() refuse a SecretBuffer with a
+   * DataCloneError (a Symbol cannot be cloned) instead of sending an empty
+   * object.
+   */
+  readonly notCloneable: symbol = NOT_CLONEABLE;
+  readonly #ticket: Ticket;
+  #buffer: Buffer | undefined = undefined;
+  #disposed = false;
+
+  /** @internal Use SecretBuffer.alloc(), SecretBuffer.from() or a SecretPool. */
+  constructor(token: symbol, home: SecretHome, offset: number, length: number) {
+    if (token !== TOKEN) throw new TypeError('Illegal constructor: use SecretBuffer.alloc(), SecretBuffer.from() or a SecretPool');
+    this.#ticket = { home, offset, length, view: undefined };
+    registry.register(this, this.#ticket, this.#ticket);
+  }
+
+  /** @internal A SecretBuffer over `length` bytes at `offset` of `home`. */
+  static fromHome(home: SecretHome, offset: number, length: number): SecretBuffer {
+    return new SecretBuffer(TOKEN, home, offset, length);
+  }
+
+  /**
+   * Allocates `size` zeroed bytes of secret memory (memfd_secret, Linux
+   * 5.14+; on by default from 6.5, earlier only when booted with
+   * `secretmem.enable=1`), between guard pages. Each call maps at least one
+   * page of its own: for many small secrets use a {@link SecretPool}.
+   * @param size 1 to 2^31 bytes.
+   * @throws TypeError ERR_INVALID_ARG_TYPE / RangeError ERR_OUT_OF_RANGE for
+   *   a bad size (not a number, not an integer, below 1, above 2^31), and
+   *   ERR_INVALID_ARG_VALUE for unknown options.
+   * @throws UnsupportedError (code ENOSYS or EPERM; `reason` 'kernel',
+   *   'disabled' or 'blocked' by seccomp) when memfd_secret is unavailable
+   *   and `fallback` is 'error'.
+   * @throws MemlockLimitError (EAGAIN, ENOMEM or EPERM) when RLIMIT_MEMLOCK
+   *   is used up: the message gives the limit, the bytes in use and how to
+   *   raise it (`ulimit -l`).
+   * @throws SyscallError for other failures (EMFILE, ENOMEM).
+   */
+  static alloc(size: number, options?: SecretBufferOptions): SecretBuffer {
+    validateInteger(size, 'size', 1, MAX_SECRET_SIZE);
+    const o = secretOptions(options);
+    return SecretBuffer.#alloc(size, o.fallback, o.backing, o.access);
+  }
+
+  static #alloc(size: number, fallback: 'error' | 'mlock', backing: SecretBacking, access: Access): SecretBuffer {
+    const mapped = mapSecretRegion(size, fallback, backing);
+    const home = new OwnHome(mapped.region, mapped.backing);
+    const secret = new SecretBuffer(TOKEN, home, 0, size);
+    if (access !== 'rw') home.protect(access);
+    return secret;
+  }
+
+  /**
+   * A new SecretBuffer holding a copy of `source` (a Buffer, TypedArray,
+   * DataView, or a string as UTF-8). With `wipeSource: true` the source
+   * bytes are zeroed afterwards; a string source's temporary UTF-8 copy is
+   * always zeroed (the string itself cannot be).
+   * @throws TypeError ERR_INVALID_ARG_TYPE for another source type;
+   *   ERR_INVALID_ARG_VALUE for an empty source or `wipeSource` with a string.
+   * @throws As {@link SecretBuffer.alloc}.
+   */
+  static from(source: string | ArrayBufferView, options?: SecretBufferFromOptions): SecretBuffer {
+    const o = secretOptions(options, ['wipeSource']);
+    const src = sourceBytes(source, o.rest.wipeSource);
+    const secret = SecretBuffer.#alloc(src.bytes.byteLength, o.fallback, o.backing, 'rw');
+    secret.write(src.bytes);
+    src.done();
+    if (o.access !== 'rw') secret.protect(o.access);
+    return secret;
+  }
+
+  /** Counts of the SecretBuffers with a mapping of their own (not pooled ones) in this thread. */
+  static stats(): SecretBufferStats {
+    return { ...counters };
+  }
+
+  #check(): Ticket {
+    if (this.#disposed || this.#ticket.home.dead) {
+      throw new MemsealError('ERR_MEMSEAL_DISPOSED', 'The SecretBuffer has been disposed');
+    }
+    return this.#ticket;
+  }
+
+  #readable(t: Ticket, write: boolean): void {
+    const access = accessOf(t.home.region.prot);
+    if (write ? access !== 'rw' : access === 'none') {
+      const hint = t.home.pooled ? ' (protection is shared by every secret in its pool arena)' : '';
+      throw new MemsealError('ERR_MEMSEAL_NO_ACCESS', `The SecretBuffer's access is '${access}'${hint}: call protect('${write ? 'rw' : 'r'}') first, or work inside use()`);
+    }
+  }
+
+  #view(t: Ticket): Buffer {
+    if (this.#buffer !== undefined && this.#buffer.length !== 0) return this.#buffer;
+    if (!externalBuffers) throw noExternalBuffers();
+    let ab: ArrayBuffer;
+    try {
+      ab = t.home.region.view(t.offset, t.length);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS') {
+        externalBuffers = false;
+        throw noExternalBuffers();
+      }
+      throw err;
+    }
+    t.view = ab;
+    const buffer = new SecretView(ab) as unknown as Buffer;
+    this.#buffer = buffer;
+    return buffer;
+  }
+
+  /**
+   * A Buffer over the secret memory itself (no copy). After dispose() or
+   * protect('none') it is detached and reads as length 0; get it again
+   * after protect('r' | 'rw'). Writing through it while the access is 'r'
+   * is a fault the kernel answers with SIGSEGV.
+   * @throws MemsealError ERR_MEMSEAL_DISPOSED, ERR_MEMSEAL_NO_ACCESS (access
+   *   'none'), ERR_MEMSEAL_NO_EXTERNAL_BUFFERS (a runtime or build without
+   *   external buffers: use read(), write() or use()).
+   */
+  get buffer(): Buffer {
+    const t = this.#check();
+    this.#readable(t, false);
+    return this.#view(t);
+  }
+
+  /** The secret's length in bytes. */
+  get length(): number {
+    return this.#ticket.length;
+  }
+
+  /** `'secretmem'` (memfd_secret) or `'mlock'` (the fallback). */
+  get backing(): SecretBacking {
+    return this.#ticket.home.backing;
+  }
+
+  /** True after dispose() (or once its pool was destroyed). */
+  get disposed(): boolean {
+    return this.#disposed || this.#ticket.home.dead;
+  }
+
+  /** True once sealed (mseal): the memory stays mapped until the process exits. */
+  get sealed(): boolean {
+    return this.#ticket.home.region.sealed;
+  }
+
+  /** True for a secret that lives in a SecretPool arena. */
+  get pooled(): boolean {
+    return this.#ticket.home.pooled;
+  }
+
+  /**
+   * Current access: 'none', 'r' or 'rw'. For a pooled secret it is its
+   * arena's, shared with the other secrets there.
+   * @throws MemsealError ERR_MEMSEAL_DISPOSED.
+   */
+  get access(): Access {
+    return accessOf(this.#check().home.region.prot);
+  }
+
+  /**
+   * The start address, for diagnostics (/proc/self/maps).
+   * @throws MemsealError ERR_MEMSEAL_DISPOSED.
+   */
+  get address(): bigint {
+    const t = this.#check();
+    return t.home.region.address + BigInt(t.offset);
+  }
+
+  /**
+   * Changes the protection (mprotect). 'none' first detaches every Buffer
+   * handed out, so touching one later reads length 0 and never faults. On a
+   * pooled secret it changes the whole arena's protection.
+   * @throws SyscallError EPERM when sealed (see `hint`).
+   * @throws MemsealError ERR_MEMSEAL_DISPOSED.
+   */
+  protect(access: Access): void {
+    validateOneOf(access, 'access', ['none', 'r', 'rw'] as const);
+    this.#check().home.protect(access);
+  }
+
+  /**
+   * Runs `fn` with the secret readable (`'r'`, or `'rw'` if asked), then
+   * restores the access it had before, also when `fn` throws. Keep a secret
+   * at 'none' (`protect('none')`, or `access: 'none'` when creating it) and
+   * it is readable only inside use(), and back to 'none' afterwards, so a
+   * stray Buffer or bug elsewhere cannot reach it. `fn` gets the zero-copy
+   * Buffer, or, in a runtime without external buffers, a temporary copy that
+   * is written back (for 'rw') and zeroed afterwards. `fn` must be
+   * synchronous: the Buffer is detached (or wiped) once the access is 'none'
+   * again. Nesting is fine. On a pooled secret the whole arena is opened and
+   * restored; on a sealed one nothing changes.
+   * @returns What `fn` returns.
+   * @throws MemsealError ERR_MEMSEAL_DISPOSED; ERR_MEMSEAL_NO_ACCESS when a
+   *   sealed secret lacks the access asked for.
+   */
+  use<T>(fn: (bytes: Buffer) => T, options?: SecretUseOptions): T {
+    validateFunction(fn, 'fn');
+    const o = validateOptions<SecretUseOptions>(options, 'options', ['access']);
+    const access = o.access === undefined ? 'r' : validateOneOf(o.access, 'options.access', ['r', 'rw'] as const);
+    const t = this.#check();
+    try {
+      return t.home.withAccess(access, () => {
+        this.#readable(t, access === 'rw');
+        if (externalBuffers) {
+          let view: Buffer | undefined;
+          try {
+            view = this.#view(t);
+          } catch (err) {
+            if ((err as { code?: unknown }).code !== 'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS') throw err;
+          }
+          if (view !== undefined) return fn(view);
+        }
+        return this.#useCopy(t, fn, access);
+      });
+    } finally {
+      if (!t.home.dead && t.home.region.prot === constants.PROT_NONE) this.#buffer = undefined;
+    }
+  }
+
+  #useCopy<T>(t: Ticket, fn: (bytes: Buffer) => T, access: 'r' | 'rw'): T {
+    const temp = Buffer.alloc(t.length);
+    try {
+      t.home.region.read(t.offset, temp, 0, t.length);
+      const result = fn(temp);
+      if (access === 'rw' && !this.disposed) t.home.region.write(t.offset, temp, 0, t.length);
+      return result;
+    } finally {
+      temp.fill(0);
+    }
+  }
+
+  /**
+   * Copies the secret, from byte `offset`, into `target`; works in every
+   * runtime (no external buffer needed).
+   * @returns The number of bytes copied: min(target.byteLength, length - offset).
+   * @throws MemsealError ERR_MEMSEAL_DISPOSED, ERR_MEMSEAL_NO_ACCESS.
+   */
+  read(target: ArrayBufferView, offset = 0): number {
+    if (!ArrayBuffer.isView(target)) throw invalidArgType('target', 'a Buffer, TypedArray or DataView', target);
+    const t = this.#check();
+    validateInteger(offset, 'offset', 0, t.length);
+    this.#readable(t, false);
+    const n = Math.min(target.byteLength, t.length - offset);
+    return t.home.region.read(t.offset + offset, target, 0, n);
+  }
+
+  /**
+   * Copies `source` into the secret at byte `offset`; works in every runtime.
+   * @returns The number of bytes written.
+   * @throws RangeError ERR_OUT_OF_RANGE when it does not fit.
+   * @throws MemsealError ERR_MEMSEAL_DISPOSED, ERR_MEMSEAL_NO_ACCESS (not 'rw').
+   */
+  write(source: ArrayBufferView, offset = 0): number {
+    if (!ArrayBuffer.isView(source)) throw invalidArgType('source', 'a Buffer, TypedArray or DataView', source);
+    const t = this.#check();
+    validateInteger(offset, 'offset', 0, t.length);
+    if (source.byteLength > t.length - offset) {
+      throw outOfRange('source.byteLength', `<= ${t.length - offset} (the room from offset ${offset})`, source.byteLength);
+    }
+    this.#readable(t, true);
+    return t.home.region.write(t.offset + offset, source, 0, source.byteLength);
+  }
+
+  /**
+   * Whether `other` (a SecretBuffer or bytes) holds the same bytes, in time
+   * that depends only on the length (lengths are not secret: different
+   * lengths return false at once).
+   * @throws MemsealError ERR_MEMSEAL_DISPOSED (either side), ERR_MEMSEAL_NO_ACCESS
+   *   (either side at 'none').
+   */
+  equals(other: SecretBuffer | ArrayBufferView): boolean {
+    const t = this.#check();
+    if (other instanceof SecretBuffer) {
+      const u = other.#check();
+      if (u.length !== t.length) return false;
+      this.#readable(t, false);
+      other.#readable(u, false);
+      return t.home.region.compare(t.offset, u.home.region, u.offset, t.length);
+    }
+    if (!ArrayBuffer.isView(other)) throw invalidArgType('other', 'a SecretBuffer, Buffer, TypedArray or DataView', other);
+    if (other.byteLength !== t.length) return false;
+    this.#readable(t, false);
+    return t.home.region.compare(t.offset, other, 0, t.length);
+  }
+
+  /**
+   * Keeps the secret for the life of the process (mseal, Linux 6.10+): sets
+   * the final protection (`'r'` by default), then seals, so the kernel
+   * refuses to unmap, remap or re-protect it (EPERM) and no bug or exploit
+   * can make it writable or free it for reuse. MADV_DONTFORK (secretmem) or
+   * MADV_DONTDUMP and MADV_WIPEONFORK (mlock) are applied when the memory is
+   * mapped, so they hold before the seal. Afterwards dispose() wipes the
+   * bytes only if the access is 'rw', detaches every Buffer, and the memory
+   * stays mapped until exit (`sealed`, and the stats, show it). On a pooled
+   * secret the whole arena is sealed: a read-only sealed arena takes no new
+   * secrets. Idempotent.
+   * @throws UnsupportedError when the kernel lacks mseal or a filter blocks it.
+   * @throws MemsealError ERR_MEMSEAL_DISPOSED.
+   */
+  seal(options?: SecretSealOptions): void {
+    const o = validateOptions<SecretSealOptions>(options, 'options', ['access']);
+    const access = o.access === undefined ? 'r' : validateOneOf(o.access, 'options.access', ['r', 'rw'] as const);
+    this.#check().home.seal(access);
+  }
+
+  /**
+   * Wipes the bytes (in native code), detaches every Buffer handed out,
+   * then unmaps the memory (or returns the slot to its pool). Idempotent.
+   * A sealed secret is wiped only if writable, and stays mapped.
+   * @throws MemsealError ERR_MEMSEAL_CANARY for a pooled secret whose canary
+   *   was overwritten (a write ran past its end or before its start); the
+   *   slot is wiped and retired all the same.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#buffer = undefined;
+    const t = this.#ticket;
+    registry.unregister(t);
+    if (!t.home.dead) t.home.release(t, false);
+  }
+
+  /** dispose(), for `using`. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #label(): string {
+    const t = this.#ticket;
+    const flags = `${this.disposed ? ', disposed' : ''}${!t.home.dead && t.home.region.sealed ? ', sealed' : ''}`;
+    return `[SecretBuffer ${t.length} bytes ${t.home.backing}${flags}]`;
+  }
+
+  /** `[SecretBuffer 32 bytes secretmem]`: never the bytes. */
+  toString(): string {
+    return this.#label();
+  }
+
+  /** The same label as toString(): JSON.stringify never sees the bytes. */
+  toJSON(): string {
+    return this.#label();
+  }
+
+  [Symbol.toPrimitive](): string {
+    return this.#label();
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.#label();
+  }
+}
