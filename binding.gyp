@@ -23,6 +23,7 @@
             'native/region.cc',
             'native/secretmem.cc',
             'native/ranges.cc',
+            'native/procs.cc',
           ],
           'dependencies': [
             "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",

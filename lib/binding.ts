@@ -56,6 +56,24 @@ export interface RawConstants {
   readonly [name: string]: number;
 }
 
+/** What a forkProbe() child did: how it ended, and what it reported. */
+export interface RawForkResult {
+  exitCode: number | null;
+  signal: number | null;
+  /** The operation's errno (positive, 0 on success); null when the child reported nothing (it died). */
+  errno: number | null;
+  /** A byte the operation read, when it reads one. */
+  value: number | null;
+}
+
+/** How a forkExecveat() child ended. */
+export interface RawExecResult {
+  /** The errno of execveat (positive), or 0 when the exec succeeded. */
+  execErrno: number;
+  exitCode: number | null;
+  signal: number | null;
+}
+
 /** Exact positional signatures of native/*.cc. */
 export interface RawBinding {
   setErrorClass(cls: typeof SyscallError): void;
@@ -93,6 +111,16 @@ export interface RawBinding {
   controlSyscallErrno(): number;
   getrlimit(resource: number): [number, number];
   readonly Region: RawRegionClass;
+  // native/procs.cc: process helpers for the conformance suite.
+  readonly procConstants: RawConstants;
+  forkProbe(op: number, addr: bigint, length: number, arg: number, timeoutSeconds: number): RawForkResult;
+  forkExecveat(dirfd: number, path: string, argv: string[], envp: string[], flags: number, timeoutSeconds: number): RawExecResult;
+  unshare(flags: number): void;
+  setrlimit(resource: number, soft: number, hard: number): void;
+  capDrop(capability: number): void;
+  vmsplice(addr: bigint, length: number): number;
+  pipeRoundTrip(addr: bigint, length: number): [number, number];
+  policyProbe(name: string): number;
 }
 
 function load(): RawBinding {

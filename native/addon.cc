@@ -13,6 +13,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   InitMman(env, exports);
   InitRegion(env, exports);
   InitSecretmem(env, exports);
+  InitProcs(env, exports);
   return exports;
 }
 

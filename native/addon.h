@@ -22,6 +22,7 @@ void InitFileIo(Napi::Env env, Napi::Object exports);
 void InitMman(Napi::Env env, Napi::Object exports);
 void InitRegion(Napi::Env env, Napi::Object exports);
 void InitSecretmem(Napi::Env env, Napi::Object exports);
+void InitProcs(Napi::Env env, Napi::Object exports);
 
 }  // namespace memseal
 
