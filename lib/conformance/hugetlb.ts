@@ -1,0 +1,3 @@
+import type { Case } from './types.js';
+
+export const cases: readonly Case[] = [];
