@@ -114,15 +114,25 @@ async function runStep(name: string, raw: string): Promise<void> {
   if (step === undefined) throw new Error(`no step ${name}`);
   const queue: unknown[] = [];
   const waiters: ((m: unknown) => void)[] = [];
-  createInterface({ input: process.stdin }).on('line', (line) => {
+  let closed = false;
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (line) => {
     const message: unknown = JSON.parse(line);
     const w = waiters.shift();
     if (w) w(message);
     else queue.push(message);
   });
+  rl.on('close', () => {
+    closed = true;
+    for (const w of waiters.splice(0)) w({ closed: true });
+  });
   await step(JSON.parse(raw), {
     send: (message) => void writeSync(1, `${JSON.stringify(message)}\n`),
-    receive: () => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => waiters.push(resolve))),
+    receive: () => {
+      if (queue.length > 0) return Promise.resolve(queue.shift());
+      if (closed) return Promise.resolve({ closed: true });
+      return new Promise((resolve) => waiters.push(resolve));
+    },
   });
 }
 

@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { binding } from '../binding.js';
 import { PAGE_SIZE } from '../constants.js';
-import type { CaseContext, ConformanceEnv, StepHandle } from './types.js';
+import type { CaseContext, ConformanceEnv, StepHandle, StepOptions } from './types.js';
 
 /** The package root: the nearest folder above this module with memseal's package.json. */
 export function packageRoot(): string {
@@ -44,16 +44,17 @@ export function childScript(): string {
 let pidnsUsed = false;
 
 /** Starts `child.js step NAME ARGS` and returns its message channel. */
-export async function startStep(name: string, args: unknown, newPidns: boolean): Promise<StepHandle> {
+export async function startStep(name: string, args: unknown, options: StepOptions = {}): Promise<StepHandle> {
   const b = binding();
-  if (newPidns) {
+  if (options.newPidns === true) {
     // unshare(CLONE_NEWPID) works once per process: the next child is pid 1
     // of the new namespace, and once it exits no other child can enter it.
     if (pidnsUsed) throw new Error('only one new-pid-namespace step per process');
     b.unshare(b.procConstants.CLONE_NEWPID!);
     pidnsUsed = true;
   }
-  const child = spawn(process.execPath, [childScript(), 'step', name, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid };
+  const child = spawn(process.execPath, [childScript(), 'step', name, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'], ...ids });
   const queue: unknown[] = [];
   const waiters: ((m: unknown) => void)[] = [];
   let stderr = '';
@@ -113,8 +114,8 @@ export class Context implements CaseContext {
     this.#deferred.push(fn);
   }
 
-  step(name: string, args: unknown, options?: { newPidns?: boolean }): Promise<StepHandle> {
-    return startStep(name, args, options?.newPidns === true);
+  step(name: string, args: unknown, options?: StepOptions): Promise<StepHandle> {
+    return startStep(name, args, options);
   }
 
   /** Runs the deferred work (last first) and closes the remaining descriptors. */

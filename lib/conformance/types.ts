@@ -137,6 +137,11 @@ export interface StepHandle {
   done(): Promise<void>;
 }
 
+export interface StepOptions {
+  newPidns?: boolean;
+  uid?: number;
+}
+
 /** What `run()` gets. */
 export interface CaseContext {
   readonly b: RawBinding;
@@ -157,9 +162,10 @@ export interface CaseContext {
   /**
    * Starts `child.js step NAME` (a step registered by a case module) and
    * returns its channel. With `newPidns`, the process is pid 1 of a new pid
-   * namespace under this process's (only available in child isolation).
+   * namespace under this process's (once per process: only in child or
+   * pidns isolation). With `uid`, it runs as that user and group (root only).
    */
-  step(name: string, args: unknown, options?: { newPidns?: boolean }): Promise<StepHandle>;
+  step(name: string, args: unknown, options?: StepOptions): Promise<StepHandle>;
 }
 
 /** A conformance case. */
