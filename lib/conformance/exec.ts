@@ -5,9 +5,8 @@
  * vm.memfd_noexec, each value tried in a fresh pid namespace.
  */
 import { existsSync } from 'node:fs';
-import { SyscallError } from '../errors.js';
 import { readNoexec, writeNoexec, memfdShape } from './steps.js';
-import { addSeals, attempt, errno, hex, kv, mapResult, memfd, modeOf, SRC } from './helpers.js';
+import { addSeals, attempt, errno, errnoName, hex, kv, mapResult, memfd, modeOf, SRC } from './helpers.js';
 import type { Case, CaseContext, Expectation, Source } from './types.js';
 
 const MT = SRC.memfdTest;
@@ -53,7 +52,7 @@ function filled(ctx: CaseContext, flags: number, content: Buffer, name = 'confor
 function execFd(ctx: CaseContext, fd: number): string {
   const { b, pc } = ctx;
   const r = b.forkExecveat(fd, '', ['conform'], [], pc.AT_EMPTY_PATH!, 10);
-  if (r.execErrno !== 0) return new SyscallError('execveat', -r.execErrno).code;
+  if (r.execErrno !== 0) return errnoName(r.execErrno);
   return r.exitCode !== null ? `exit ${r.exitCode}` : `signal ${r.signal}`;
 }
 

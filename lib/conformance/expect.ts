@@ -46,8 +46,8 @@ function conditionHolds(condition: Condition, env: ConformanceEnv): boolean {
   switch (condition) {
     case 'secretmem-boot-enabled':
       return words.includes('secretmem.enable=1') || words.includes('secretmem.enable=y');
-    case 'secretmem-boot-default':
-      return !words.some((w) => w.startsWith('secretmem.enable='));
+    case 'secretmem-boot-disabled':
+      return words.includes('secretmem.enable=0') || words.includes('secretmem.enable=n');
   }
 }
 

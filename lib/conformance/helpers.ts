@@ -18,6 +18,11 @@ export function errno(fn: () => unknown): string {
   }
 }
 
+/** The name of a positive errno number ('EPERM' for 1). */
+export function errnoName(n: number): string {
+  return new SyscallError('syscall', -n).code;
+}
+
 /** The value `fn` returns, or the errno name it failed with. */
 export function attempt<T>(fn: () => T): T | string {
   try {

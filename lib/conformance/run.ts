@@ -119,7 +119,7 @@ export async function runChildren(
   const tasks: (() => Promise<Map<string, IsolatedOutcome>>)[] = [];
   for (const c of runnable) {
     if (c.isolation === 'pidns') tasks.push(() => runIsolated([c], 'pidns', env, options.modules));
-    else if (c.isolation === 'child') batches.set(c.family, [...(batches.get(c.family) ?? []), c]);
+    else if (c.isolation === 'child') batches.set(c.batch ?? c.family, [...(batches.get(c.batch ?? c.family) ?? []), c]);
   }
   // The biggest batches first: they set the wall time.
   for (const batch of [...batches.values()].sort((x, y) => y.length - x.length)) {

@@ -54,7 +54,7 @@ export type Requirement =
   | 'sysmapSealed'; // the kernel seals system mappings (CONFIG_MSEAL_SYSTEM_MAPPINGS)
 
 /** A condition of the running system an expectation range can depend on, besides version and vm.memfd_noexec. */
-export type Condition = 'secretmem-boot-enabled' | 'secretmem-boot-default';
+export type Condition = 'secretmem-boot-enabled' | 'secretmem-boot-disabled';
 
 /** A known, cited way a kernel departs from the documented behaviour. */
 export interface Deviation {
@@ -179,6 +179,8 @@ export interface Case {
   requires?: readonly Requirement[];
   /** Where it runs; `inline` when absent. */
   isolation?: Isolation;
+  /** Child isolation: cases with the same batch share a child process (default: the family). */
+  batch?: string;
   /** Syscalls whose denial by a filter or LSM would explain an EPERM/ENOSYS here. */
   syscalls?: readonly string[];
   /** The expectation per kernel range, first match wins; a kernel no range covers skips the case. */
