@@ -89,8 +89,8 @@ export interface RawBinding {
   close(fd: number): void;
   dup(fd: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
-  read(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number): number;
-  write(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number): number;
+  read(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number | bigint): number;
+  write(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number | bigint): number;
   writev(fd: number, buffers: ArrayBufferView[]): number;
   copyFileRange(fdIn: number, offIn: number | null, fdOut: number, offOut: number | null, length: number): number;
   sendfile(fdOut: number, fdIn: number, offIn: number | null, count: number): number;
@@ -100,7 +100,7 @@ export interface RawBinding {
   pkeyMprotect(addr: bigint, length: number, prot: number, pkey: number): void;
   madvise(addr: bigint, length: number, advice: number): void;
   mremap(old: bigint, oldLength: number, newLength: number, flags: number, newAddr: bigint): bigint;
-  mseal(addr: bigint, length: number, flags: number | bigint): void;
+  mseal(addr: bigint, length: number | bigint, flags: number | bigint): void;
   mlock(addr: bigint, length: number): void;
   munlock(addr: bigint, length: number): void;
   peek(addr: bigint, length: number): Buffer;

@@ -149,6 +149,10 @@ export const REQUIREMENTS: Readonly<Record<Requirement, { describe: string; chec
     check: (env) =>
       (env.hugepages.free ?? 0) > 0 ? ok() : skip(`no free huge pages (HugePages_Free=${env.hugepages.free ?? 'unknown'}); reserve some with vm.nr_hugepages`),
   },
+  noFreeHugepages: {
+    describe: 'no free huge page of the default size',
+    check: (env) => ((env.hugepages.free ?? 0) === 0 ? ok() : skip(`${env.hugepages.free} huge pages are free: the reservation would succeed`)),
+  },
   secondProcess: { describe: 'a forked child process', check: () => ok() },
   ptrace: {
     describe: 'ptrace and process_vm_readv between a process and its child',

@@ -80,6 +80,12 @@ async function nsAgent(_args: unknown, io: StepIO): Promise<void> {
   }
 }
 
+/** Creates one memfd with `args.flags` and sends its shape (as another user, when started with a uid). */
+async function memfdShapeStep(args: unknown, io: StepIO): Promise<void> {
+  io.send(memfdShape((args as { flags?: number }).flags ?? 0));
+}
+
 export const STEPS: Readonly<Record<string, StepFn>> = {
   'ns-agent': nsAgent,
+  'memfd-shape': memfdShapeStep,
 };

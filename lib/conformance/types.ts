@@ -45,6 +45,7 @@ export type Requirement =
   | 'mseal' // mseal present and allowed
   | 'hugetlb' // hugetlbfs memfds can be created
   | 'hugepages' // at least one free default-size huge page
+  | 'noFreeHugepages' // no free huge page (cases about the reservation failing)
   | 'secondProcess' // a forked child can inspect this one (fork allowed)
   | 'ptrace' // ptrace and process_vm_readv allowed between parent and child
   | 'pku' // memory protection keys (pkey_alloc works)
