@@ -18,3 +18,6 @@ export { probe } from './probe.js';
 export type { FeatureReport, FeatureStatus, ProbeReport } from './probe.js';
 export { SEAL_NAMES } from './seals.js';
 export type { SealName } from './seals.js';
+export { runConformance } from './conformance/run.js';
+export type { RunOptions } from './conformance/run.js';
+export type { CaseResult, ConformanceReport, Family, Source, Status } from './conformance/types.js';

@@ -154,8 +154,7 @@ const execCases: Case[] = [
     title: 'MFD_NOEXEC_SEAL without MFD_ALLOW_SEALING still takes further seals (F_SEAL_WRITE: 0x28)',
     family: 'exec',
     source: [MT('test_noexec_seal'), DOC('MFD_NOEXEC_SEAL'), SRC.lkml('mm/memfd: MFD_NOEXEC_SEAL should not imply MFD_ALLOW_SEALING (2024, not merged)')],
-    docNote: 'A 2024 patch that would have made MFD_NOEXEC_SEAL memfds unsealable (F_SEAL_SEAL) was not merged; 6.18 leaves them sealable',
-    expect: [{ since: '6.3', outcome: 'add=ok seals=0x28' }],
+    expect: [{ since: '6.3', outcome: 'add=ok seals=0x28', note: 'a 2024 patch making MFD_NOEXEC_SEAL memfds unsealable was not merged' }],
     run: (ctx) => {
       const fd = memfd(ctx, ctx.c.MFD_NOEXEC_SEAL!);
       return kv({ add: addSeals(ctx, fd, ctx.c.F_SEAL_WRITE!), seals: hex(ctx.b.getSeals(fd)) });
