@@ -179,7 +179,7 @@ export const REQUIREMENTS: Readonly<Record<Requirement, { describe: string; chec
 export function unmetRequirement(c: Case, env: ConformanceEnv): RequirementCheck | undefined {
   for (const r of c.requires ?? []) {
     const check = REQUIREMENTS[r].check(env);
-    if (!check.ok) return { ...check, reason: `${r}: ${check.reason}` };
+    if (!check.ok) return { ...check, requirement: r, reason: `${r}: ${check.reason}` };
   }
   return undefined;
 }

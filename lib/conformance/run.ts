@@ -9,7 +9,7 @@ import { accepted, judge, rangeText, selectExpectation, unmetRequirement } from 
 import { gatherEnv } from './env.js';
 import { CATALOG } from './index.js';
 import { pool, runIsolated, type IsolatedOutcome } from './isolate.js';
-import { FAMILIES, STATUSES, type Case, type CaseResult, type ConformanceEnv, type ConformanceReport, type Expectation, type Status } from './types.js';
+import { FAMILIES, STATUSES, type Case, type CaseResult, type ConformanceEnv, type ConformanceReport, type Expectation, type Requirement, type Status } from './types.js';
 
 /** Options for {@link runConformance}. */
 export interface RunOptions {
@@ -36,8 +36,8 @@ export interface RunOptions {
 export interface PlannedCase {
   case: Case;
   expectation?: Expectation;
-  /** Set when the case will not run. */
-  verdict?: { status: Status; reason: string };
+  /** Set when the case will not run: skipped or blocked for `requirement`, or (without one) not applicable to this kernel. */
+  verdict?: { status: Status; reason: string; requirement?: Requirement };
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -66,7 +66,9 @@ export function planCases(cases: readonly Case[], env: ConformanceEnv): PlannedC
     const expectation = selectExpectation(c, env);
     if (expectation === undefined) return { case: c, verdict: { status: 'skip', reason: notApplicable(c, env) } };
     const unmet = unmetRequirement(c, env);
-    if (unmet !== undefined) return { case: c, expectation, verdict: { status: unmet.status ?? 'skip', reason: unmet.reason ?? 'requirement not met' } };
+    if (unmet !== undefined) {
+      return { case: c, expectation, verdict: { status: unmet.status ?? 'skip', reason: unmet.reason ?? 'requirement not met', requirement: unmet.requirement } };
+    }
     return { case: c, expectation };
   });
 }

@@ -125,6 +125,8 @@ export interface ConformanceEnv {
 /** The answer to one requirement: met, or why not. */
 export interface RequirementCheck {
   ok: boolean;
+  /** The requirement checked (set by unmetRequirement). */
+  requirement?: Requirement;
   /** `blocked` when a filter or LSM, not the kernel or the machine, is what is missing. */
   status?: 'skip' | 'blocked';
   reason?: string;
