@@ -410,6 +410,8 @@ int PolicyProbeShim(const std::string& name) {
     r = ptrace(PTRACE_PEEKDATA, 0, nullptr, nullptr);
   } else if (name == "process_vm_readv") {
     r = syscall(SYS_process_vm_readv, 0, nullptr, 0, nullptr, 0, 0);
+  } else if (name == "process_vm_writev") {
+    r = syscall(SYS_process_vm_writev, 0, nullptr, 0, nullptr, 0, 0);
   } else if (name == "vmsplice") {
     r = syscall(SYS_vmsplice, -1, nullptr, 0, 0);
   } else if (name == "unshare") {
@@ -423,8 +425,8 @@ int PolicyProbeShim(const std::string& name) {
 // policyProbe(name): the positive errno the probe call got, or 0.
 Napi::Value PolicyProbe(const Napi::CallbackInfo& info) {
   static const char* usage =
-      "policyProbe(name: 'execveat' | 'ptrace' | 'process_vm_readv' | 'vmsplice' | 'unshare' | "
-      "'pkey_mprotect')";
+      "policyProbe(name: 'execveat' | 'ptrace' | 'process_vm_readv' | 'process_vm_writev' | "
+      "'vmsplice' | 'unshare' | 'pkey_mprotect')";
   ArgCount(info, 1, usage);
   if (!info[0].IsString()) Usage(info, usage);
   const int rc = PolicyProbeShim(info[0].As<Napi::String>().Utf8Value());

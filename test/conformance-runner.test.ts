@@ -2,13 +2,15 @@
  * The conformance runner and its reporters: statuses (a case that throws, a
  * child that crashes or hangs, a mismatch, a deviation), the JSON schema,
  * JUnit, TAP, --filter, the CLI and its exit codes, and whole runs inside a
- * pid namespace with vm.memfd_noexec 1 and 2 and as an unprivileged user.
+ * pid namespace with vm.memfd_noexec 1 and 2, as an unprivileged user, and
+ * under a seccomp filter that denies mseal the way container engines do.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { dirname, join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SyscallError } from '../lib/errors.js';
 import { gatherEnv } from '../lib/conformance/env.js';
 import { renderJson, renderJunit, renderTable, renderTap } from '../lib/conformance/report.js';
 import { matchesFilter, reportFailed, runConformance } from '../lib/conformance/run.js';
@@ -103,6 +105,10 @@ describe('statuses', () => {
     expect(byId(r, 'memfd.fixture.denied').status).toBe('blocked');
     const unfiltered = await runConformance({ cases: [denied], env });
     expect(byId(unfiltered, 'memfd.fixture.denied').status).toBe(env.policy.ptrace === 'ESRCH' ? 'fail' : 'blocked');
+    // A case that stops on the denied syscall (it throws) is blocked too, not an error.
+    const stops: Case = { ...denied, id: 'memfd.fixture.stops', run: () => { throw new SyscallError('ptrace', -1); } };
+    expect(byId(await runConformance({ cases: [stops], env: filtered }), 'memfd.fixture.stops').status).toBe('blocked');
+    expect(byId(await runConformance({ cases: [stops], env: { ...env, policy: { ...env.policy, ptrace: 'ESRCH' } } }), 'memfd.fixture.stops').status).toBe('error');
   });
 
   describe('reporters', () => {
@@ -217,7 +223,41 @@ describe('memseal conform', () => {
   });
 });
 
+function buildSeccompFixture(): string | null {
+  if (spawnSync('sh', ['-c', 'command -v cc'], { stdio: 'ignore' }).status !== 0 || process.arch !== 'x64') return null;
+  const dir = mkdtempSync(join(tmpdir(), 'memseal-seccomp-'));
+  const out = join(dir, 'seccomp-deny');
+  const r = spawnSync('cc', ['-O2', '-o', out, join(__dirname, 'fixtures', 'seccomp-deny.c')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cannot build the seccomp fixture: ${r.stderr}`);
+  return out;
+}
+
 describe('whole runs in other environments', () => {
+  const seccompDeny = buildSeccompFixture();
+  afterAll(() => {
+    if (seccompDeny !== null) rmSync(dirname(seccompDeny), { recursive: true, force: true });
+  });
+
+  for (const [errno, engine] of [
+    [38, 'ENOSYS, as runc does for syscalls newer than Docker\'s profile'],
+    [1, 'EPERM, as crun does'],
+  ] as const) {
+    itIf(seccompDeny !== null && caps.mseal, 'a C compiler for the seccomp fixture, and mseal')(
+      `under a seccomp filter answering mseal with ${engine}: the mseal cases are blocked, none fails`,
+      () => {
+        const r = spawnSync(seccompDeny!, [String(errno), '462', '--', process.execPath, cli, 'conform', '--json', '--filter', 'mseal'], { encoding: 'utf8', timeout: 60_000 });
+        expect(r.status, r.stderr).toBe(0);
+        const j = JSON.parse(r.stdout) as ConformanceReport;
+        expect(j.seccomp.mode).toBe(2);
+        expect(j.summary.fail + j.summary.error).toBe(0);
+        const needMseal = j.cases.filter((c) => c.id !== 'mseal.sysmap.stack-unsealed');
+        expect(needMseal.length).toBeGreaterThan(30);
+        for (const c of needMseal) expect(`${c.id}: ${c.status}`).toBe(`${c.id}: blocked`);
+        expect(byId(j, 'mseal.syscall.available').reason).toMatch(/seccomp filter or LSM denies mseal/);
+      },
+    );
+  }
+
   const canNest = caps.root && caps.pidNamespace && caps.memfdNoexec !== null;
 
   for (const value of [1, 2]) {

@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { binding } from '../binding.js';
+import { SyscallError } from '../errors.js';
 import { Context, childScript } from './context.js';
 import type { Case, ConformanceEnv } from './types.js';
 
@@ -30,7 +31,7 @@ export interface ChildJob {
 export type ChildMessage =
   | { t: 'start'; id: string }
   | { t: 'result'; id: string; observed: string; ms: number }
-  | { t: 'error'; id: string; message: string; ms: number };
+  | { t: 'error'; id: string; message: string; failedSyscall?: { syscall: string; code: string }; ms: number };
 
 const REPORT_FD = 3;
 
@@ -41,6 +42,11 @@ function report(message: ChildMessage): void {
 function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}${err.stack ? `\n${err.stack.split('\n').slice(1, 4).join('\n')}` : ''}`;
   return String(err);
+}
+
+/** The syscall and errno name of a SyscallError, for the runner to tell a filter's denial from a broken case. */
+export function failedSyscall(err: unknown): { syscall: string; code: string } | undefined {
+  return err instanceof SyscallError ? { syscall: err.syscall, code: err.code } : undefined;
 }
 
 /** The catalog plus the cases of extra modules. */
@@ -78,7 +84,7 @@ async function runJob(job: ChildJob): Promise<void> {
       const observed = await c.run(ctx);
       report({ t: 'result', id, observed: String(observed), ms: performance.now() - started });
     } catch (err) {
-      report({ t: 'error', id, message: describe(err), ms: performance.now() - started });
+      report({ t: 'error', id, message: describe(err), failedSyscall: failedSyscall(err), ms: performance.now() - started });
     } finally {
       ctx.release();
     }

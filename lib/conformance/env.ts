@@ -14,7 +14,7 @@ import { probe } from '../probe.js';
 import type { ConformanceEnv } from './types.js';
 
 /** The syscalls policyProbe() can test. */
-export const POLICY_SYSCALLS = ['execveat', 'ptrace', 'process_vm_readv', 'vmsplice', 'unshare', 'pkey_mprotect'] as const;
+export const POLICY_SYSCALLS = ['execveat', 'ptrace', 'process_vm_readv', 'process_vm_writev', 'vmsplice', 'unshare', 'pkey_mprotect'] as const;
 
 const TMPFS_MAGIC = 0x01021994;
 

@@ -96,7 +96,6 @@ const execCases: Case[] = [
     title: 'MFD_EXEC gives mode 0777 and F_SEAL_SEAL (not sealable)',
     family: 'exec',
     source: [MT('test_exec_no_seal'), SRC.observed('mode 0777, seals 0x1')],
-    syscalls: ['memfd_create'],
     expect: withExec('mode=0777 seals=0x1'),
     run: (ctx) => shape(ctx, ctx.c.MFD_EXEC!),
   },

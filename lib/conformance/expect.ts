@@ -20,12 +20,14 @@ export const POLICY_KERNEL_ANSWER: Readonly<Record<string, string | null>> = {
   execveat: 'EBADF',
   ptrace: 'ESRCH',
   process_vm_readv: null,
+  process_vm_writev: null,
   vmsplice: 'EBADF',
   unshare: null,
   pkey_mprotect: null,
 };
 
-const DENIAL_ERRNOS = new Set(['EPERM', 'ENOSYS', 'EACCES']);
+/** The errnos a seccomp filter or LSM answers for a denied syscall. */
+export const DENIAL_ERRNOS: ReadonlySet<string> = new Set(['EPERM', 'ENOSYS', 'EACCES']);
 
 /** True when a filter or LSM answered the probe of `syscall` in the kernel's place. */
 export function policyDenies(env: ConformanceEnv, syscall: string): boolean {

@@ -16,6 +16,8 @@ import type { Case, ConformanceEnv } from './types.js';
 export interface IsolatedOutcome {
   observed?: string;
   error?: string;
+  /** When the case broke on a failed syscall: its name and errno name (a filter may explain it). */
+  failedSyscall?: { syscall: string; code: string };
   durationMs: number;
 }
 
@@ -93,7 +95,10 @@ function attempt(cases: readonly Case[], mode: 'run' | 'pidns', env: Conformance
       arm(timeouts.get(m.id) ?? DEFAULT_TIMEOUT_SECONDS * 1000);
       return;
     }
-    result.outcomes.set(m.id, m.t === 'result' ? { observed: m.observed, durationMs: m.ms } : { error: m.message, durationMs: m.ms });
+    result.outcomes.set(
+      m.id,
+      m.t === 'result' ? { observed: m.observed, durationMs: m.ms } : { error: m.message, failedSyscall: m.failedSyscall, durationMs: m.ms },
+    );
     if (result.running === m.id) result.running = null;
   });
   return new Promise((resolve) => {

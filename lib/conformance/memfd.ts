@@ -3,7 +3,7 @@
  * through fork, exec and reopening /proc/self/fd.
  */
 import { openSync, constants as fsConstants } from 'node:fs';
-import { attempt, errno, fdLink, hex, kv, mapFd, memfd, modeOf, SRC } from './helpers.js';
+import { attempt, errno, errnoName, fdLink, hex, kv, mapFd, memfd, modeOf, SRC } from './helpers.js';
 import type { Case, Expectation } from './types.js';
 
 const MT = SRC.memfdTest;
@@ -128,7 +128,6 @@ export const cases: readonly Case[] = [
     title: 'MFD_EXEC is accepted from 6.3, except where vm.memfd_noexec=2 (EACCES)',
     family: 'memfd',
     source: [MT('test_exec_no_seal'), MT('test_sysctl_sysctl2'), MEMFD_C('check_sysctl_memfd_noexec')],
-    syscalls: ['memfd_create'],
     expect: [
       { before: '6.3', outcome: 'EINVAL' },
       { since: '6.3', noexec: [0, 1], outcome: 'ok' },
@@ -264,6 +263,7 @@ export const cases: readonly Case[] = [
     title: 'a memfd without MFD_CLOEXEC survives execve; one with it does not',
     family: 'memfd',
     isolation: 'child',
+    syscalls: ['execveat'],
     requires: ['secondProcess'],
     source: [MAN('NOTES: the descriptor is preserved across execve unless MFD_CLOEXEC'), MT('test_share_fork')],
     expect: withPlainCreate('plain=open cloexec=closed'),
@@ -272,7 +272,7 @@ export const cases: readonly Case[] = [
       const look = (fd: number): string => {
         const script = `process.exit(require('fs').readlinkSync('/proc/self/fd/${fd}').startsWith('/memfd:conform-inherit') ? 0 : 3)`;
         const r = b.forkExecveat(pc.AT_FDCWD!, process.execPath, [process.execPath, '-e', script], [], 0, 10);
-        if (r.execErrno !== 0) return `exec ${r.execErrno}`;
+        if (r.execErrno !== 0) return `exec-${errnoName(r.execErrno)}`;
         return r.exitCode === 0 ? 'open' : r.exitCode === 1 ? 'closed' : `exit ${r.exitCode ?? r.signal}`;
       };
       const plain = ctx.fd(b.memfdCreate('conform-inherit', 0));

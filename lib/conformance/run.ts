@@ -5,7 +5,8 @@
  * namespace), and judges what it observed.
  */
 import { Context } from './context.js';
-import { accepted, judge, rangeText, selectExpectation, unmetRequirement } from './expect.js';
+import { failedSyscall } from './child.js';
+import { accepted, DENIAL_ERRNOS, judge, policyDenies, rangeText, selectExpectation, unmetRequirement } from './expect.js';
 import { gatherEnv } from './env.js';
 import { CATALOG } from './index.js';
 import { pool, runIsolated, type IsolatedOutcome } from './isolate.js';
@@ -88,7 +89,14 @@ function baseResult(p: PlannedCase): Omit<CaseResult, 'status' | 'observed' | 'r
 export function finish(p: PlannedCase, outcome: IsolatedOutcome, env: ConformanceEnv): CaseResult {
   const base = baseResult(p);
   if (p.verdict !== undefined) return { ...base, status: p.verdict.status, observed: null, reason: p.verdict.reason, durationMs: 0 };
-  if (outcome.observed === undefined) return { ...base, status: 'error', observed: null, reason: outcome.error ?? 'no outcome', durationMs: outcome.durationMs };
+  if (outcome.observed === undefined) {
+    const f = outcome.failedSyscall;
+    if (f !== undefined && DENIAL_ERRNOS.has(f.code) && policyDenies(env, f.syscall)) {
+      const reason = `a seccomp filter or LSM denies ${f.syscall} here (the kernel has it): the case stopped on its ${f.code}`;
+      return { ...base, status: 'blocked', observed: null, reason, durationMs: outcome.durationMs };
+    }
+    return { ...base, status: 'error', observed: null, reason: outcome.error ?? 'no outcome', durationMs: outcome.durationMs };
+  }
   const { status, reason } = judge(p.case, p.expectation!, outcome.observed, env);
   return { ...base, status, observed: outcome.observed, reason, durationMs: outcome.durationMs };
 }
@@ -101,7 +109,7 @@ export async function runInline(p: PlannedCase, env: ConformanceEnv): Promise<Is
     const observed = await p.case.run(ctx);
     return { observed: String(observed), durationMs: performance.now() - started };
   } catch (err) {
-    return { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), durationMs: performance.now() - started };
+    return { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), failedSyscall: failedSyscall(err), durationMs: performance.now() - started };
   } finally {
     ctx.release();
   }

@@ -301,6 +301,7 @@ export const cases: readonly Case[] = [
   secretCase({
     id: 'secret.gup.self-process-vm',
     title: 'even the owner cannot reach the page through process_vm_readv/writev on itself (EFAULT)',
+    syscalls: ['process_vm_readv'],
     source: [SRC.code('mm/gup.c', 'check_vma_flags: secretmem mappings refuse GUP'), SRC.observed('process_vm_readv on self')],
     expect: [{ since: '5.14', outcome: 'readv=EFAULT writev=EFAULT' }],
     run: (ctx) => {

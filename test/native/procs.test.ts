@@ -118,7 +118,7 @@ describe('the rest', () => {
   });
 
   it('policyProbe answers as the kernel would without a filter, and refuses unknown names', () => {
-    for (const name of ['execveat', 'ptrace', 'process_vm_readv', 'vmsplice', 'unshare', 'pkey_mprotect']) {
+    for (const name of ['execveat', 'ptrace', 'process_vm_readv', 'process_vm_writev', 'vmsplice', 'unshare', 'pkey_mprotect']) {
       expect(typeof b.policyProbe(name)).toBe('number');
     }
     expect(() => b.policyProbe('reboot')).toThrow(TypeError);
