@@ -126,9 +126,28 @@ int RunForkOp(int op, uintptr_t addr, size_t length, int arg, int* value) {
   }
 }
 
+// In a fork child: SIGALRM at its default action and unblocked, whatever the
+// parent had, so alarm() always ends the child; with `all`, every signal is
+// unblocked (for a program about to be exec'ed).
+void ArmAlarm(unsigned timeout, bool all) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGALRM, &dfl, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  if (all) {
+    sigprocmask(SIG_SETMASK, &set, nullptr);
+  } else {
+    sigaddset(&set, SIGALRM);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  }
+  alarm(timeout);
+}
+
 [[noreturn]] void ForkChild(int op, uintptr_t addr, size_t length, int arg, unsigned timeout,
                             int go_fd, int out_fd) {
-  alarm(timeout);
+  ArmAlarm(timeout, false);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  // an expected fault leaves no core file
   char go = 0;
   if (read(go_fd, &go, 1) != 1) _exit(126);
@@ -233,7 +252,7 @@ struct ExecRequest {
 };
 
 [[noreturn]] void ExecChild(const ExecRequest& r, int devnull, int err_fd) {
-  alarm(r.timeout);  // survives the exec: the program gets the same limit
+  ArmAlarm(r.timeout, true);  // the alarm survives the exec: the program gets the same limit
   struct rlimit no_core = {0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
   if (devnull >= 0) {

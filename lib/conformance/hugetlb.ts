@@ -135,6 +135,25 @@ export const cases: readonly Case[] = [
     },
   }),
   hugeCase({
+    id: 'hugetlb.mmap.all-free-pages',
+    title: 'once every free huge page is mapped from one memfd, mapping one more from another fails with ENOMEM',
+    requires: ['hugepages'],
+    isolation: 'child',
+    source: [LTP3('test_max_hugepages')],
+    expect: [{ since: '4.14', outcome: 'all=ok one-more=ENOMEM' }],
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const size = hugeSize(ctx);
+      const total = (ctx.env.hugepages.free ?? 0) * size;
+      const map = (bytes: number): string => {
+        const fd = huge(ctx);
+        b.ftruncate(fd, bytes);
+        return errno(() => ctx.mapped(b.mmap(0n, bytes, c.PROT_READ! | c.PROT_WRITE!, c.MAP_SHARED!, fd, 0), bytes));
+      };
+      return kv({ all: map(total), 'one-more': map(size) });
+    },
+  }),
+  hugeCase({
     id: 'hugetlb.seals.write',
     title: 'F_SEAL_WRITE on a hugetlb memfd blocks writable shared mappings (EPERM before any page is reserved)',
     source: [SRC.memfdTest('hugetlbfs mode: mfd_fail_write'), HUGETLBFS('hugetlbfs_file_mmap: seal check')],

@@ -196,14 +196,14 @@ export const cases: readonly Case[] = [
   },
   {
     id: 'seals.get.not-shmem',
-    title: 'F_GET_SEALS on files outside shmem (procfs, a character device) fails with EINVAL',
+    title: 'F_GET_SEALS on files outside shmem (a procfs file, the root directory) fails with EINVAL',
     family: 'seals',
     source: [MAN('ERRORS: EINVAL (the file does not support sealing)'), SRC.code('mm/memfd.c', 'memfd_file_seals_ptr')],
-    expect: since('3.17', 'procfs=EINVAL chardev=EINVAL'),
+    expect: since('3.17', 'procfs=EINVAL directory=EINVAL'),
     run: (ctx) => {
       const proc = ctx.fd(openSync('/proc/self/stat', fsConstants.O_RDONLY));
-      const dev = ctx.fd(openSync('/dev/null', fsConstants.O_RDONLY));
-      return kv({ procfs: errno(() => ctx.b.getSeals(proc)), chardev: errno(() => ctx.b.getSeals(dev)) });
+      const dir = ctx.fd(openSync('/', fsConstants.O_RDONLY));
+      return kv({ procfs: errno(() => ctx.b.getSeals(proc)), directory: errno(() => ctx.b.getSeals(dir)) });
     },
   },
   {
