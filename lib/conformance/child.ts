@@ -97,7 +97,7 @@ async function runInNewPidns(raw: string): Promise<number> {
   try {
     b.unshare(b.procConstants.CLONE_NEWPID!);
   } catch (err) {
-    for (const id of job.ids) report({ t: 'error', id, message: `unshare(CLONE_NEWPID): ${describe(err)}`, ms: 0 });
+    for (const id of job.ids) report({ t: 'error', id, message: `unshare(CLONE_NEWPID): ${describe(err)}`, failedSyscall: failedSyscall(err), ms: 0 });
     return 0;
   }
   const child = spawn(process.execPath, [childScript(), 'run', raw], { stdio: ['ignore', 'inherit', 'inherit', REPORT_FD] });

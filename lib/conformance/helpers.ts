@@ -162,8 +162,7 @@ export function pagePerms(ctx: CaseContext, addr: bigint, pages: number): string
 }
 
 /** How many separate mappings (VMAs) cover [addr, addr + length). */
-export function vmaCount(ctx: CaseContext, addr: bigint, length: number): number {
-  void ctx;
+export function vmaCount(addr: bigint, length: number): number {
   return mapsIn(addr, length).length;
 }
 

@@ -212,11 +212,11 @@ export const cases: readonly Case[] = [
     expect: since('6.10', 'before=1 one=3 two=3 sealed=-ss-'),
     run: (ctx) => {
       const addr = anon(ctx, 4);
-      const before = vmaCount(ctx, addr, 4 * ctx.page);
+      const before = vmaCount(addr, 4 * ctx.page);
       seal(ctx, at(ctx, addr, 1), 1);
-      const one = vmaCount(ctx, addr, 4 * ctx.page);
+      const one = vmaCount(addr, 4 * ctx.page);
       seal(ctx, at(ctx, addr, 2), 1);
-      return kv({ before, one, two: vmaCount(ctx, addr, 4 * ctx.page), sealed: sealedMap(ctx, addr, 4) });
+      return kv({ before, one, two: vmaCount(addr, 4 * ctx.page), sealed: sealedMap(ctx, addr, 4) });
     },
   }),
   msealCase({
@@ -229,7 +229,7 @@ export const cases: readonly Case[] = [
       const addr = anon(ctx, 3);
       b.mprotect(at(ctx, addr, 1), ctx.page, c.PROT_READ!);
       b.mprotect(at(ctx, addr, 2), ctx.page, c.PROT_NONE!);
-      const vmas = vmaCount(ctx, addr, 3 * ctx.page);
+      const vmas = vmaCount(addr, 3 * ctx.page);
       return kv({ vmas, seal: seal(ctx, addr, 3), perms: pagePerms(ctx, addr, 3), mprotect: errno(() => b.mprotect(addr, 3 * ctx.page, RW(ctx))) });
     },
   }),

@@ -126,15 +126,16 @@ export async function runChildren(
 ): Promise<Map<string, IsolatedOutcome>> {
   const runnable = planned.filter((p) => p.verdict === undefined).map((p) => p.case);
   const batches = new Map<string, Case[]>();
-  const tasks: (() => Promise<Map<string, IsolatedOutcome>>)[] = [];
+  const alone: Case[] = [];
   for (const c of runnable) {
-    if (c.isolation === 'pidns') tasks.push(() => runIsolated([c], 'pidns', env, options.modules));
+    if (c.isolation === 'pidns') alone.push(c);
     else if (c.isolation === 'child') batches.set(c.batch ?? c.family, [...(batches.get(c.batch ?? c.family) ?? []), c]);
   }
-  // The biggest batches first: they set the wall time.
-  for (const batch of [...batches.values()].sort((x, y) => y.length - x.length)) {
-    tasks.unshift(() => runIsolated(batch, 'run', env, options.modules));
-  }
+  // The biggest batches first (they set the wall time), then one process per pid namespace case.
+  const tasks = [
+    ...[...batches.values()].sort((x, y) => y.length - x.length).map((batch) => () => runIsolated(batch, 'run', env, options.modules)),
+    ...alone.map((c) => () => runIsolated([c], 'pidns', env, options.modules)),
+  ];
   const maps = await pool(tasks, options.concurrency ?? 4);
   return new Map(maps.flatMap((m) => [...m]));
 }
