@@ -19,9 +19,8 @@ import { caps, itIf } from './helpers/caps.js';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist', 'cli', 'main.js');
-const fixturePath = join(__dirname, 'fixtures', 'conformance-cases.cjs');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const fixtureCases = (require(fixturePath) as { cases: Case[] }).cases;
+const fixturePath = join(__dirname, 'fixtures', 'conformance-cases.mjs');
+const fixtureCases = ((await import(fixturePath)) as { cases: Case[] }).cases;
 const env = gatherEnv();
 
 function byId(report: ConformanceReport, id: string): ConformanceReport['cases'][number] {

@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { binding } from '../binding.js';
 import { SyscallError } from '../errors.js';
 import { Context, childScript } from './context.js';
@@ -49,15 +50,12 @@ export function failedSyscall(err: unknown): { syscall: string; code: string } |
   return err instanceof SyscallError ? { syscall: err.syscall, code: err.code } : undefined;
 }
 
-/** The catalog plus the cases of extra modules. */
-export function loadCases(modules: readonly string[]): Map<string, Case> {
+/** The catalog plus the cases of extra modules (CommonJS or ES modules exporting `cases`). */
+export async function loadCases(modules: readonly string[]): Promise<Map<string, Case>> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { CATALOG } = require('./index.js') as { CATALOG: readonly Case[] };
   const all = [...CATALOG];
-  for (const m of modules) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    all.push(...(require(m) as { cases: readonly Case[] }).cases);
-  }
+  for (const m of modules) all.push(...((await import(pathToFileURL(m).href)) as { cases: readonly Case[] }).cases);
   return new Map(all.map((c) => [c.id, c]));
 }
 
@@ -73,7 +71,7 @@ function noCoreFiles(): void {
 
 async function runJob(job: ChildJob): Promise<void> {
   noCoreFiles();
-  const cases = loadCases(job.modules);
+  const cases = await loadCases(job.modules);
   for (const id of job.ids) {
     report({ t: 'start', id });
     const started = performance.now();

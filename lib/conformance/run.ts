@@ -23,7 +23,7 @@ export interface RunOptions {
   strict?: boolean;
   /** Cases to run instead of the catalog (with `modules`, for custom cases). */
   cases?: readonly Case[];
-  /** Absolute paths of modules exporting `cases`, which child processes load to find custom cases. */
+  /** Absolute paths of modules (CommonJS or ES) exporting `cases`, which child processes import to find custom cases. */
   modules?: readonly string[];
   /** A pre-gathered environment. */
   env?: ConformanceEnv;
