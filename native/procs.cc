@@ -126,28 +126,29 @@ int RunForkOp(int op, uintptr_t addr, size_t length, int arg, int* value) {
   }
 }
 
-// In a fork child: SIGALRM at its default action and unblocked, whatever the
-// parent had, so alarm() always ends the child; with `all`, every signal is
+// In a fork child: the signals that end it (SIGALRM, and the faults a probe
+// may cause) at their default action and unblocked, whatever handlers the
+// parent had (a sanitizer's, V8's wasm trap handler), so alarm() always ends
+// the child and a fault reports its own signal. With `all`, every signal is
 // unblocked (for a program about to be exec'ed).
-void ArmAlarm(unsigned timeout, bool all) {
+void DefaultSignals(unsigned timeout, bool all) {
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
-  sigaction(SIGALRM, &dfl, nullptr);
   sigset_t set;
   sigemptyset(&set);
-  if (all) {
-    sigprocmask(SIG_SETMASK, &set, nullptr);
-  } else {
-    sigaddset(&set, SIGALRM);
-    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  for (int sig : {SIGALRM, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP}) {
+    sigaction(sig, &dfl, nullptr);
+    sigaddset(&set, sig);
   }
+  if (all) sigemptyset(&set);
+  sigprocmask(all ? SIG_SETMASK : SIG_UNBLOCK, &set, nullptr);
   alarm(timeout);
 }
 
 [[noreturn]] void ForkChild(int op, uintptr_t addr, size_t length, int arg, unsigned timeout,
                             int go_fd, int out_fd) {
-  ArmAlarm(timeout, false);
+  DefaultSignals(timeout, false);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  // an expected fault leaves no core file
   char go = 0;
   if (read(go_fd, &go, 1) != 1) _exit(126);
@@ -252,7 +253,7 @@ struct ExecRequest {
 };
 
 [[noreturn]] void ExecChild(const ExecRequest& r, int devnull, int err_fd) {
-  ArmAlarm(r.timeout, true);  // the alarm survives the exec: the program gets the same limit
+  DefaultSignals(r.timeout, true);  // the alarm survives the exec: the program gets the same limit
   struct rlimit no_core = {0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
   if (devnull >= 0) {
