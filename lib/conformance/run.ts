@@ -4,6 +4,7 @@
  * says (in this process, in a batch child, or as pid 1 of a fresh pid
  * namespace), and judges what it observed.
  */
+import { availableParallelism } from 'node:os';
 import { Context } from './context.js';
 import { failedSyscall } from './child.js';
 import { accepted, DENIAL_ERRNOS, judge, policyDenies, rangeText, selectExpectation, unmetRequirement } from './expect.js';
@@ -27,7 +28,7 @@ export interface RunOptions {
   modules?: readonly string[];
   /** A pre-gathered environment. */
   env?: ConformanceEnv;
-  /** Child processes in flight at once (default 4). */
+  /** Child processes in flight at once (default: the CPUs available, at least 2). */
   concurrency?: number;
   /** Called as each case finishes. */
   onResult?: (result: CaseResult) => void;
@@ -136,7 +137,7 @@ export async function runChildren(
     ...[...batches.values()].sort((x, y) => y.length - x.length).map((batch) => () => runIsolated(batch, 'run', env, options.modules)),
     ...alone.map((c) => () => runIsolated([c], 'pidns', env, options.modules)),
   ];
-  const maps = await pool(tasks, options.concurrency ?? 4);
+  const maps = await pool(tasks, options.concurrency ?? Math.max(2, availableParallelism()));
   return new Map(maps.flatMap((m) => [...m]));
 }
 
