@@ -22,6 +22,7 @@ function errnoName(n: number): string | null {
   return n === 0 ? null : new SyscallError('probe', -n).code;
 }
 
+
 function capBit(bit: number): boolean {
   const eff = procStatusField('CapEff');
   return eff !== undefined && (BigInt(`0x${eff}`) & (1n << BigInt(bit))) !== 0n;
@@ -65,11 +66,35 @@ function writable(path: string): boolean {
   }
 }
 
+/**
+ * Whether a forked child may read this process's memory (PTRACE_PEEKDATA,
+ * process_vm_readv) at an ordinary page: an LSM (AppArmor, Yama) can refuse
+ * what the harmless policy probes cannot show. The errno name of a refusal,
+ * per call, or null when the read worked.
+ */
+function remoteReadControl(): { ptrace: string | null; process_vm_readv: string | null } {
+  const b = binding();
+  const c = b.constants;
+  const pc = b.procConstants;
+  const addr = b.mmap(0n, PAGE_SIZE, c.PROT_READ! | c.PROT_WRITE!, c.MAP_PRIVATE! | c.MAP_ANONYMOUS!, -1, 0);
+  try {
+    const one = (op: number): string | null => {
+      const r = b.forkProbe(op, addr, 8, 0, 5);
+      return r.errno === null || r.errno === 0 ? null : errnoName(r.errno);
+    };
+    return { ptrace: one(pc.FORK_PEEK_PARENT!), process_vm_readv: one(pc.FORK_VM_READ_PARENT!) };
+  } finally {
+    b.munmap(addr, PAGE_SIZE);
+  }
+}
+
 /** Gathers the environment once; children receive it from the runner. */
 export function gatherEnv(): ConformanceEnv {
   const p = probe();
   const policy: Record<string, string | null> = {};
   for (const name of POLICY_SYSCALLS) policy[name] = errnoName(binding().policyProbe(name));
+  // A refusal of the real thing overrides a probe that looked fine.
+  for (const [name, refused] of Object.entries(remoteReadControl())) if (refused !== null) policy[name] = refused;
   const yama = readSmallFile('/proc/sys/kernel/yama/ptrace_scope');
   return {
     kernel: { release: kernelRelease(), version: kernelVersion(), arch: arch() },

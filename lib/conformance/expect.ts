@@ -159,11 +159,11 @@ export const REQUIREMENTS: Readonly<Record<Requirement, { describe: string; chec
   ptrace: {
     describe: 'ptrace and process_vm_readv between a process and its child',
     check: (env) => {
+      if (env.yamaPtraceScope === 3) return skip('ptrace is disabled (kernel.yama.ptrace_scope=3)');
+      if (env.yamaPtraceScope === 2 && !env.caps.sysPtrace) return skip('kernel.yama.ptrace_scope=2 needs CAP_SYS_PTRACE');
       for (const s of ['ptrace', 'process_vm_readv']) {
         if (policyDenies(env, s)) return blocked(`${s} is denied by a seccomp filter or LSM (${env.policy[s]})`);
       }
-      if (env.yamaPtraceScope === 3) return skip('ptrace is disabled (kernel.yama.ptrace_scope=3)');
-      if (env.yamaPtraceScope === 2 && !env.caps.sysPtrace) return skip('kernel.yama.ptrace_scope=2 needs CAP_SYS_PTRACE');
       return ok();
     },
   },
