@@ -24,6 +24,7 @@
             'native/secretmem.cc',
             'native/ranges.cc',
             'native/copy.cc',
+            'native/procs.cc',
           ],
           'dependencies': [
             "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",

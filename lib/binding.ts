@@ -75,6 +75,24 @@ export interface RawConstants {
   readonly [name: string]: number;
 }
 
+/** What a forkProbe() child did: how it ended, and what it reported. */
+export interface RawForkResult {
+  exitCode: number | null;
+  signal: number | null;
+  /** The operation's errno (positive, 0 on success); null when the child reported nothing (it died). */
+  errno: number | null;
+  /** A byte the operation read, when it reads one. */
+  value: number | null;
+}
+
+/** How a forkExecveat() child ended. */
+export interface RawExecResult {
+  /** The errno of execveat (positive), or 0 when the exec succeeded. */
+  execErrno: number;
+  exitCode: number | null;
+  signal: number | null;
+}
+
 /** Exact positional signatures of native/*.cc. */
 export interface RawBinding {
   setErrorClass(cls: typeof SyscallError): void;
@@ -90,8 +108,8 @@ export interface RawBinding {
   close(fd: number): void;
   dup(fd: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
-  read(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number): number;
-  write(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number): number;
+  read(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number | bigint): number;
+  write(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number | bigint): number;
   writev(fd: number, buffers: ArrayBufferView[]): number;
   copyFileRange(fdIn: number, offIn: number | null, fdOut: number, offOut: number | null, length: number): number;
   sendfile(fdOut: number, fdIn: number, offIn: number | null, count: number): number;
@@ -101,7 +119,7 @@ export interface RawBinding {
   pkeyMprotect(addr: bigint, length: number, prot: number, pkey: number): void;
   madvise(addr: bigint, length: number, advice: number): void;
   mremap(old: bigint, oldLength: number, newLength: number, flags: number, newAddr: bigint): bigint;
-  mseal(addr: bigint, length: number, flags: number | bigint): void;
+  mseal(addr: bigint, length: number | bigint, flags: number | bigint): void;
   mlock(addr: bigint, length: number): void;
   munlock(addr: bigint, length: number): void;
   peek(addr: bigint, length: number): Buffer;
@@ -117,6 +135,16 @@ export interface RawBinding {
   copyFd(fdIn: number, fdOut: number, limit: number): RawCopyResult;
   copyFdAsync(fdIn: number, fdOut: number, limit: number): Promise<RawCopyResult>;
   fstatvfs(fd: number): RawStatvfs;
+  // native/procs.cc: process helpers for the conformance suite.
+  readonly procConstants: RawConstants;
+  forkProbe(op: number, addr: bigint, length: number, arg: number, timeoutSeconds: number): RawForkResult;
+  forkExecveat(dirfd: number, path: string, argv: string[], envp: string[], flags: number, timeoutSeconds: number): RawExecResult;
+  unshare(flags: number): void;
+  setrlimit(resource: number, soft: number, hard: number): void;
+  capDrop(capability: number): void;
+  vmsplice(addr: bigint, length: number): number;
+  pipeRoundTrip(addr: bigint, length: number): [number, number];
+  policyProbe(name: string): number;
 }
 
 /**

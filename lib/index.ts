@@ -24,3 +24,6 @@ export { MAX_SECRET_SIZE, SecretBuffer } from './secret.js';
 export type { SecretBacking, SecretBufferFromOptions, SecretBufferOptions, SecretBufferStats, SecretSealOptions, SecretUseOptions } from './secret.js';
 export { SECRET_POOL_CLASSES, SecretPool } from './pool.js';
 export type { SecretPoolClassStats, SecretPoolFromOptions, SecretPoolOptions, SecretPoolStats } from './pool.js';
+export { runConformance } from './conformance/run.js';
+export type { RunOptions } from './conformance/run.js';
+export type { CaseResult, ConformanceReport, Family, Source, Status } from './conformance/types.js';

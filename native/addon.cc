@@ -14,6 +14,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   InitRegion(env, exports);
   InitSecretmem(env, exports);
   InitCopy(env, exports);
+  InitProcs(env, exports);
   return exports;
 }
 

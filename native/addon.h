@@ -23,6 +23,7 @@ void InitMman(Napi::Env env, Napi::Object exports);
 void InitRegion(Napi::Env env, Napi::Object exports);
 void InitSecretmem(Napi::Env env, Napi::Object exports);
 void InitCopy(Napi::Env env, Napi::Object exports);
+void InitProcs(Napi::Env env, Napi::Object exports);
 
 }  // namespace memseal
 

@@ -107,9 +107,9 @@ int MsealShim(uintptr_t addr, size_t len, unsigned long flags) {
 #endif
 }
 
+// Through syscall(2): sanitizer runtimes turn the libc mlock into a no-op.
 int MlockShim(uintptr_t addr, size_t len, bool lock) {
-  void* p = reinterpret_cast<void*>(addr);
-  return (lock ? mlock(p, len) : munlock(p, len)) < 0 ? -errno : 0;
+  return syscall(lock ? SYS_mlock : SYS_munlock, addr, len) < 0 ? -errno : 0;
 }
 
 // Reads or writes this process's own memory through process_vm_readv/writev,

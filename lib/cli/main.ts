@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 /** The memseal command line: one subcommand per module in lib/cli/. */
+import { runConform } from './conform.js';
 import { runExec } from './exec.js';
 import { runProbe } from './probe.js';
 
 type Command = (argv: string[]) => number | Promise<number>;
 
 const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
+  conform: {
+    run: runConform,
+    summary: 'conform [--json | --junit FILE | --tap] [--filter PATTERN] [--list] [--strict] [--verbose]\n                                 check this kernel against its documented behaviour',
+  },
   probe: { run: runProbe, summary: 'probe [--json]                 what this kernel/container supports' },
   exec: { run: runExec, summary: 'exec PATH [-- ARGS...]         run a program from a sealed memfd copy (see exec --help)' },
 };

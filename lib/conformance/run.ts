@@ -1,0 +1,198 @@
+/**
+ * runConformance(): selects cases, decides for each which expectation
+ * applies and whether its requirements hold, runs it where its isolation
+ * says (in this process, in a batch child, or as pid 1 of a fresh pid
+ * namespace), and judges what it observed.
+ */
+import { availableParallelism } from 'node:os';
+import { Context } from './context.js';
+import { failedSyscall } from './child.js';
+import { accepted, DENIAL_ERRNOS, judge, policyDenies, rangeText, selectExpectation, unmetRequirement } from './expect.js';
+import { gatherEnv } from './env.js';
+import { CATALOG } from './index.js';
+import { pool, runIsolated, type IsolatedOutcome } from './isolate.js';
+import { FAMILIES, STATUSES, type Case, type CaseResult, type ConformanceEnv, type ConformanceReport, type Expectation, type Requirement, type Status } from './types.js';
+
+/** Options for {@link runConformance}. */
+export interface RunOptions {
+  /**
+   * Which cases: comma-separated patterns matched against the id, each a
+   * substring (`mseal.munmap`) or a glob with `*` (`seals.*.busy`).
+   */
+  filter?: string;
+  /** Count deviations as failures. */
+  strict?: boolean;
+  /** Cases to run instead of the catalog (with `modules`, for custom cases). */
+  cases?: readonly Case[];
+  /** Absolute paths of modules (CommonJS or ES) exporting `cases`, which child processes import to find custom cases. */
+  modules?: readonly string[];
+  /** A pre-gathered environment. */
+  env?: ConformanceEnv;
+  /** Child processes in flight at once (default: the CPUs available, at least 2). */
+  concurrency?: number;
+  /** Called as each case finishes. */
+  onResult?: (result: CaseResult) => void;
+}
+
+/** A case with its verdict before running: the expectation that applies, or why it will not run. */
+export interface PlannedCase {
+  case: Case;
+  expectation?: Expectation;
+  /** Set when the case will not run: skipped or blocked for `requirement`, or (without one) not applicable to this kernel. */
+  verdict?: { status: Status; reason: string; requirement?: Requirement };
+}
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`);
+}
+
+/** True when `id` matches the filter (see {@link RunOptions.filter}). */
+export function matchesFilter(id: string, filter: string | undefined): boolean {
+  if (filter === undefined || filter.trim() === '') return true;
+  return filter
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .some((p) => (p.includes('*') ? globToRegExp(p).test(id) : id.includes(p)));
+}
+
+function notApplicable(c: Case, env: ConformanceEnv): string {
+  const ranges = c.expect.map(rangeText).join('; ');
+  return `not applicable here: the case covers ${ranges}; this is ${env.kernel.release}${env.memfdNoexec === null ? '' : ` with vm.memfd_noexec=${env.memfdNoexec}`}`;
+}
+
+/** Decides, for each case, the expectation that applies or why it is skipped or blocked. */
+export function planCases(cases: readonly Case[], env: ConformanceEnv): PlannedCase[] {
+  return cases.map((c) => {
+    const expectation = selectExpectation(c, env);
+    if (expectation === undefined) return { case: c, verdict: { status: 'skip', reason: notApplicable(c, env) } };
+    const unmet = unmetRequirement(c, env);
+    if (unmet !== undefined) {
+      return { case: c, expectation, verdict: { status: unmet.status ?? 'skip', reason: unmet.reason ?? 'requirement not met', requirement: unmet.requirement } };
+    }
+    return { case: c, expectation };
+  });
+}
+
+function baseResult(p: PlannedCase): Omit<CaseResult, 'status' | 'observed' | 'reason' | 'durationMs'> {
+  return {
+    id: p.case.id,
+    family: p.case.family,
+    title: p.case.title,
+    expected: p.expectation === undefined ? null : accepted(p.expectation).length === 1 ? accepted(p.expectation)[0]! : accepted(p.expectation),
+    range: p.expectation === undefined ? null : rangeText(p.expectation),
+    source: [...p.case.source],
+  };
+}
+
+/** The result of a planned case from what it observed (or how it broke). */
+export function finish(p: PlannedCase, outcome: IsolatedOutcome, env: ConformanceEnv): CaseResult {
+  const base = baseResult(p);
+  if (p.verdict !== undefined) return { ...base, status: p.verdict.status, observed: null, reason: p.verdict.reason, durationMs: 0 };
+  if (outcome.observed === undefined) {
+    const f = outcome.failedSyscall;
+    if (f !== undefined && DENIAL_ERRNOS.has(f.code) && policyDenies(env, f.syscall)) {
+      const reason = `a seccomp filter or LSM denies ${f.syscall} here (the kernel has it): the case stopped on its ${f.code}`;
+      return { ...base, status: 'blocked', observed: null, reason, durationMs: outcome.durationMs };
+    }
+    return { ...base, status: 'error', observed: null, reason: outcome.error ?? 'no outcome', durationMs: outcome.durationMs };
+  }
+  const { status, reason } = judge(p.case, p.expectation!, outcome.observed, env);
+  return { ...base, status, observed: outcome.observed, reason, durationMs: outcome.durationMs };
+}
+
+/** Runs one planned inline case in this process. */
+export async function runInline(p: PlannedCase, env: ConformanceEnv): Promise<IsolatedOutcome> {
+  const started = performance.now();
+  const ctx = new Context(env);
+  try {
+    const observed = await p.case.run(ctx);
+    return { observed: String(observed), durationMs: performance.now() - started };
+  } catch (err) {
+    return { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), failedSyscall: failedSyscall(err), durationMs: performance.now() - started };
+  } finally {
+    ctx.release();
+  }
+}
+
+/**
+ * Starts the isolated cases of `planned` (children run in parallel) and
+ * resolves with their outcomes.
+ */
+export async function runChildren(
+  planned: readonly PlannedCase[],
+  env: ConformanceEnv,
+  options: { modules?: readonly string[]; concurrency?: number } = {},
+): Promise<Map<string, IsolatedOutcome>> {
+  const runnable = planned.filter((p) => p.verdict === undefined).map((p) => p.case);
+  const batches = new Map<string, Case[]>();
+  const alone: Case[] = [];
+  for (const c of runnable) {
+    if (c.isolation === 'pidns') alone.push(c);
+    else if (c.isolation === 'child') batches.set(c.batch ?? c.family, [...(batches.get(c.batch ?? c.family) ?? []), c]);
+  }
+  // The biggest batches first (they set the wall time), then one process per pid namespace case.
+  const tasks = [
+    ...[...batches.values()].sort((x, y) => y.length - x.length).map((batch) => () => runIsolated(batch, 'run', env, options.modules)),
+    ...alone.map((c) => () => runIsolated([c], 'pidns', env, options.modules)),
+  ];
+  const maps = await pool(tasks, options.concurrency ?? Math.max(2, availableParallelism()));
+  return new Map(maps.flatMap((m) => [...m]));
+}
+
+function summarize(results: readonly CaseResult[]): ConformanceReport['summary'] {
+  const summary = { total: results.length } as ConformanceReport['summary'];
+  for (const s of STATUSES) summary[s] = 0;
+  for (const r of results) summary[r.status]++;
+  return summary;
+}
+
+/**
+ * Runs the conformance catalog (or `options.cases`) against the running
+ * kernel and returns the report. Never throws for a case: a case that breaks
+ * is an `error`, one whose child crashes or hangs too.
+ */
+export async function runConformance(options: RunOptions = {}): Promise<ConformanceReport> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const env = options.env ?? gatherEnv();
+  const selected = (options.cases ?? CATALOG).filter((c) => matchesFilter(c.id, options.filter));
+  const planned = planCases(selected, env);
+  const isolated = runChildren(planned, env, options);
+  const results = new Map<string, CaseResult>();
+  const emit = (r: CaseResult): void => {
+    results.set(r.id, r);
+    options.onResult?.(r);
+  };
+  for (const p of planned) {
+    if (p.verdict !== undefined) emit(finish(p, { durationMs: 0 }, env));
+    else if ((p.case.isolation ?? 'inline') === 'inline') emit(finish(p, await runInline(p, env), env));
+  }
+  const outcomes = await isolated;
+  for (const p of planned) {
+    if (!results.has(p.case.id)) emit(finish(p, outcomes.get(p.case.id) ?? { error: 'no outcome from the child', durationMs: 0 }, env));
+  }
+  const familyOrder = (c: CaseResult): number => FAMILIES.indexOf(c.family);
+  const ordered = planned.map((p) => results.get(p.case.id)!).sort((a, b) => familyOrder(a) - familyOrder(b));
+  return {
+    schema: 'memseal-conformance/1',
+    kernel: { release: env.kernel.release, version: env.kernel.version.join('.'), arch: env.kernel.arch },
+    node: env.node,
+    uid: env.uid,
+    container: env.container,
+    seccomp: env.seccomp,
+    memfdNoexec: env.memfdNoexec,
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    strict: options.strict === true,
+    filter: options.filter ?? null,
+    summary: summarize(ordered),
+    cases: ordered,
+  };
+}
+
+/** True when the report should make `memseal conform` exit non-zero. */
+export function reportFailed(report: ConformanceReport): boolean {
+  return report.summary.fail > 0 || report.summary.error > 0 || (report.strict && report.summary.deviation > 0);
+}
