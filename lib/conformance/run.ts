@@ -12,6 +12,7 @@ import { gatherEnv } from './env.js';
 import { CATALOG } from './index.js';
 import { pool, runIsolated, type IsolatedOutcome } from './isolate.js';
 import { FAMILIES, STATUSES, type Case, type CaseResult, type ConformanceEnv, type ConformanceReport, type Expectation, type Requirement, type Status } from './types.js';
+import { invalidArgType, validateBoolean, validateFunction, validateInteger, validateOptions, validateString } from '../validate.js';
 
 /** Options for {@link runConformance}. */
 export interface RunOptions {
@@ -148,12 +149,39 @@ function summarize(results: readonly CaseResult[]): ConformanceReport['summary']
   return summary;
 }
 
+/** Checks RunOptions before anything runs, naming the bad argument. */
+function validateRunOptions(value: unknown): RunOptions {
+  const o = validateOptions<RunOptions>(value, 'options', ['filter', 'strict', 'cases', 'modules', 'env', 'concurrency', 'onResult']);
+  if (o.filter !== undefined) validateString(o.filter, 'options.filter');
+  if (o.strict !== undefined) validateBoolean(o.strict, 'options.strict');
+  if (o.concurrency !== undefined) validateInteger(o.concurrency, 'options.concurrency', 1, 256);
+  if (o.onResult !== undefined) validateFunction(o.onResult, 'options.onResult');
+  if (o.env !== undefined && (o.env === null || typeof o.env !== 'object')) throw invalidArgType('options.env', 'of type object', o.env);
+  if (o.cases !== undefined) {
+    if (!Array.isArray(o.cases)) throw invalidArgType('options.cases', 'an array of cases', o.cases);
+    o.cases.forEach((c: unknown, i) => {
+      const k = c as Partial<Case> | null;
+      if (k === null || typeof k !== 'object' || typeof k.id !== 'string' || typeof k.run !== 'function') {
+        throw invalidArgType(`options.cases[${i}]`, 'a case ({ id, run, ... })', c);
+      }
+    });
+  }
+  if (o.modules !== undefined) {
+    if (!Array.isArray(o.modules)) throw invalidArgType('options.modules', 'an array of absolute paths', o.modules);
+    o.modules.forEach((m: unknown, i) => {
+      if (typeof m !== 'string' || !m.startsWith('/')) throw invalidArgType(`options.modules[${i}]`, 'an absolute path', m);
+    });
+  }
+  return o;
+}
+
 /**
  * Runs the conformance catalog (or `options.cases`) against the running
  * kernel and returns the report. Never throws for a case: a case that breaks
  * is an `error`, one whose child crashes or hangs too.
  */
-export async function runConformance(options: RunOptions = {}): Promise<ConformanceReport> {
+export async function runConformance(options?: RunOptions): Promise<ConformanceReport> {
+  options = validateRunOptions(options);
   const startedAt = new Date();
   const t0 = performance.now();
   const env = options.env ?? gatherEnv();

@@ -236,6 +236,116 @@ function execTargets(ctx, list) {
   };
 }
 
+function secretTargets(ctx, list) {
+  const { lib, r, pool, arg, hostile } = ctx;
+  const options = [undefined, { fallback: 'mlock' }, { backing: 'mlock' }, { access: 'none' }, { access: 'r' }, { fallback: 'error' }];
+  const sources = ['key', Buffer.from('0123456789abcdef'), new Uint32Array(4), new DataView(new ArrayBuffer(8))];
+  const keep = (s) => pool.add('secret', s);
+  // Sizes: hostile, or valid but small. A valid multi-megabyte secret really
+  // allocates (and locks) that much memory, which is not what a fuzzer is for.
+  const size = (valid) => {
+    const v = arg(r, valid);
+    return typeof v === 'number' && Number.isInteger(v) && v > 65536 && v <= 2 ** 31 ? r.pick([2 ** 31 + 1, 2 ** 40, 4096]) : v;
+  };
+  const anySecret = () => pool.any('secret') ?? keep(lib.SecretBuffer.alloc(32)) ?? pool.any('secret');
+  const anyPool = () => {
+    const p = pool.any('spool');
+    if (p) return p;
+    const fresh = new lib.SecretPool();
+    pool.add('spool', fresh);
+    return fresh;
+  };
+
+  target(list, 'secret', 'SecretBuffer.alloc', () => keep(lib.SecretBuffer.alloc(size([1, 16, 32, 100, 4096, 5000]), r.chance(0.6) ? r.pick(options) : hostile(r))), 2);
+  target(list, 'secret', 'SecretBuffer.from', () => keep(lib.SecretBuffer.from(arg(r, sources), r.chance(0.5) ? undefined : arg(r, [{ wipeSource: true }, { wipeSource: false, fallback: 'mlock' }]))));
+  target(list, 'secret', 'SecretBuffer.stats', () => lib.SecretBuffer.stats());
+  target(list, 'secret', 'new SecretPool', () => pool.add('spool', new lib.SecretPool(r.chance(0.6) ? undefined : arg(r, [{ fallback: 'mlock' }, { backing: 'mlock' }, {}]))));
+  target(list, 'secret', 'pool.alloc', () => keep(anyPool().alloc(size([1, 16, 32, 100, 2048, 2049, 4096]))), 2);
+  target(list, 'secret', 'pool.from', () => keep(anyPool().from(arg(r, sources), r.chance(0.6) ? undefined : hostile(r))));
+  target(list, 'secret', 'pool.stats/inspect', () => [anyPool().stats(), inspect(anyPool()), anyPool().destroyed]);
+  target(list, 'secret', 'pool.destroy', () => (r.chance(0.2) ? (r.chance(0.5) ? anyPool().destroy() : anyPool()[Symbol.dispose]()) : undefined));
+  target(list, 'secret', 'secret.buffer', () => {
+    const s = anySecret();
+    const b = s.buffer;
+    // Bytes only where the access allows them (a write to 'r' memory faults by design).
+    if (b.length > 0 && s.access !== 'none') void b[r.int(b.length)];
+    if (b.length > 0 && s.access === 'rw') b[r.int(b.length)] = r.int(256);
+    return b.length;
+  }, 2);
+  target(list, 'secret', 'secret getters', () => {
+    const s = anySecret();
+    return [s.length, s.backing, s.disposed, s.sealed, s.pooled, s.access, s.address, `${s}`, String(s), JSON.stringify(s), inspect(s)];
+  });
+  target(list, 'secret', 'secret.protect', () => anySecret().protect(arg(r, ['none', 'r', 'rw'])), 2);
+  target(list, 'secret', 'secret.read', () => anySecret().read(arg(r, [Buffer.alloc(8), new Uint8Array(64), Buffer.alloc(0)]), arg(r, [0, 1, 31])), 2);
+  target(list, 'secret', 'secret.write', () => anySecret().write(arg(r, [Buffer.from('abc'), new Uint8Array(64)]), arg(r, [0, 1, 31])), 2);
+  target(list, 'secret', 'secret.equals', () => anySecret().equals(r.chance(0.5) ? anySecret() : arg(r, [Buffer.alloc(32), Buffer.from('key')])));
+  target(list, 'secret', 'secret.use', () => anySecret().use(r.chance(0.8) ? (bytes) => bytes.length : hostile(r), r.chance(0.7) ? undefined : hostile(r)));
+  target(list, 'secret', 'secret.seal', () => {
+    if (!r.chance(0.05)) return undefined;
+    anySecret().seal(r.chance(0.5) ? undefined : arg(r, [{ access: 'r' }, { access: 'rw' }, { access: 'none' }]));
+    ctx.sealed = (ctx.sealed ?? 0) + 1;
+    return undefined;
+  });
+  target(list, 'secret', 'secret.dispose', () => (r.chance(0.5) ? anySecret().dispose() : anySecret()[Symbol.dispose]()));
+  ctx.releasers.set('spool', (p) => p.destroy());
+}
+
+function conformTargets(ctx, list) {
+  const { lib, r, raw, arg, hostile, pool } = ctx;
+  // Mostly the argument checks; now and then a real run of a few fast cases.
+  list.push({
+    family: 'conform',
+    name: 'runConformance',
+    call: () => {
+      if (r.chance(0.01)) return lib.runConformance({ filter: 'memfd.name.*', concurrency: 1 });
+      // Options that are never valid (a valid {} would run the whole catalog).
+      const bad = r.pick([
+        () => hostile(r),
+        () => ({ filter: hostile(r) }),
+        () => ({ strict: r.pick(['yes', 1, null]) }),
+        () => ({ concurrency: r.pick([0, -1, 1.5, '2', 1000]) }),
+        () => ({ cases: r.pick(['x', [1], [{ id: 'x' }], [null]]) }),
+        () => ({ modules: r.pick(['x', ['relative.js'], [1]]) }),
+        () => ({ onResult: r.pick([1, 'f', {}]) }),
+        () => ({ env: r.pick([null, 1]) }),
+        () => ({ unknownOption: true }),
+        () => r.pick([null, 'x', 5, [], true]),
+      ])();
+      if (bad === undefined || (typeof bad === 'object' && bad !== null && Object.keys(bad).length === 0 && !(bad instanceof Array))) return undefined;
+      return lib.runConformance(bad);
+    },
+  });
+  // The suite's process helpers, with arguments outside what they accept
+  // (in range, capDrop, setrlimit and unshare change this process for good,
+  // which the conformance tests exercise on purpose in their own children).
+  const outside = () => arg(r, [-1, 2 ** 31, 1e12, 1.5, Number.NaN, '1', null, undefined, {}, 2n ** 70n]);
+  target(list, 'conform', 'raw.procs', () => {
+    switch (r.int(8)) {
+      case 0:
+        return raw.forkProbe(outside(), arg(r, [0n, 1n]), outside(), outside(), outside());
+      case 1:
+        return raw.forkExecveat(outside(), arg(r, ['', '/nonexistent', 'x'.repeat(5000)]), arg(r, [[], ['a', 1]]), arg(r, [[], [{}]]), outside(), outside());
+      case 2:
+        return raw.unshare(outside());
+      case 3:
+        return raw.setrlimit(outside(), outside(), outside());
+      case 4:
+        return raw.capDrop(arg(r, [64, 100, -1, 1.5, '0', null]));
+      case 5: {
+        const m = pool.any('rawmap');
+        return raw.vmsplice(m && r.chance(0.5) ? m.addr : arg(r, [0n, 1n, 2n ** 63n]), arg(r, [0, 1, 4096]));
+      }
+      case 6: {
+        const m = pool.any('rawmap');
+        return raw.pipeRoundTrip(m && r.chance(0.5) ? m.addr : arg(r, [0n, 1n]), arg(r, [0, 1, 16]));
+      }
+      default:
+        return raw.policyProbe(arg(r, ['execveat', 'ptrace', 'process_vm_readv', 'vmsplice', 'pkey_mprotect', 'nope', '']));
+    }
+  });
+}
+
 /** Every family's targets. Families added by later modules register here. */
 export function families(ctx) {
   const list = [];
@@ -266,5 +376,7 @@ export function families(ctx) {
   coreTargets(ctx, list);
   rawTargets(ctx, list);
   execTargets(ctx, list);
+  secretTargets(ctx, list);
+  conformTargets(ctx, list);
   return list;
 }
