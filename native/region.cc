@@ -325,7 +325,10 @@ class Region : public Napi::ObjectWrap<Region> {
 
   Napi::Value Lock(const Napi::CallbackInfo& info) {
     CheckMapped(info.Env());
-    if (mlock(reinterpret_cast<void*>(state_->data), state_->mapped) < 0) {
+    // The syscall itself, not libc's mlock: an interposer (AddressSanitizer's
+    // runtime is one) may make mlock() a no-op that reports success, which
+    // would leave secrets swappable without a word.
+    if (syscall(SYS_mlock, state_->data, state_->mapped) < 0) {
       throw SyscallError(info.Env(), errno, "mlock");
     }
     return info.Env().Undefined();

@@ -317,7 +317,9 @@ describe('dispose', () => {
     const dir = mkdtempSync(join(tmpdir(), 'memseal-spy-'));
     const log = join(dir, 'munmap.log');
     try {
-      const r = runFixture('secret-wipe.cjs', { env: { LD_PRELOAD: spy, MUNMAP_SPY_LOG: log } });
+      // After whatever is preloaded already (the sanitizer pass's runtimes must come first).
+      const preload = [process.env.LD_PRELOAD, spy].filter((p) => p !== undefined && p !== '').join(':');
+      const r = runFixture('secret-wipe.cjs', { env: { LD_PRELOAD: preload, MUNMAP_SPY_LOG: log } });
       expect(r.status, r.stderr).toBe(0);
       const lines = readFileSync(log, 'utf8').split('\n');
       const seen = (hex: string, len: number): { readable: number; nonzero: number } => {
