@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 /** The memseal command line: one subcommand per module in lib/cli/. */
+import { runDiff } from './diff.js';
 import { runProbe } from './probe.js';
+import { runVm } from './vm.js';
 
 type Command = (argv: string[]) => number | Promise<number>;
 
 const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
   probe: { run: runProbe, summary: 'probe [--json]                 what this kernel/container supports' },
+  vm: { run: runVm, summary: 'vm --kernel IMAGE [...] [--json] memseal inside a VM on each kernel (more: memseal vm --help)' },
+  diff: { run: runDiff, summary: 'diff A.json B.json [--json]    the cases whose status or outcome differ between two reports' },
 };
 
 function usage(): string {
