@@ -231,7 +231,8 @@ export function diffReports(a: Report, b: Report): ReportDiff {
 
 export interface Matrix {
   columns: string[];
-  rows: { id: string; cells: (ReportEntry | undefined)[]; varies: boolean }[];
+  /** `varies`: the status is not the same in every column; `observedVaries`: it is, but what was observed is not. */
+  rows: { id: string; cells: (ReportEntry | undefined)[]; varies: boolean; observedVaries: boolean }[];
 }
 
 /** One row per case (in first-seen order), one column per report. */
@@ -251,7 +252,8 @@ export function buildMatrix(reports: readonly Report[]): Matrix {
   const rows = ids.map((id) => {
     const cells = byId.map((m) => m.get(id));
     const statuses = new Set(cells.map((c) => c?.status ?? '-'));
-    return { id, cells, varies: statuses.size > 1 };
+    const observed = new Set(cells.map((c) => (c === undefined ? '-' : canonical(c.observed))));
+    return { id, cells, varies: statuses.size > 1, observedVaries: statuses.size === 1 && observed.size > 1 };
   });
   return { columns: reports.map((r) => r.label), rows };
 }

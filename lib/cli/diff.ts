@@ -22,7 +22,7 @@ const FACT_NAMES: Readonly<Record<keyof ReportFacts, string>> = {
 function cell(e: ReportEntry | undefined, colour: boolean): string {
   if (e === undefined) return painter(colour)('dim', '(absent)');
   const o = e.observed;
-  const observed = o === undefined || o === 'ok' ? '' : ` (${typeof o === 'string' ? o : JSON.stringify(o)})`;
+  const observed = o === undefined || o === null || o === 'ok' ? '' : ` (${typeof o === 'string' ? o : JSON.stringify(o)})`;
   return `${paintStatus(e.status, colour)}${observed}`;
 }
 

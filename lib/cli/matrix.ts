@@ -28,24 +28,33 @@ function summary(r: Report): string {
 }
 
 /**
- * Cases as rows, reports as columns; a `*` marks a row whose status is not
- * the same everywhere. Below the table, each column's full title and counts.
+ * Cases as rows, reports as columns; `*` marks a row whose status is not the
+ * same everywhere, `~` one with the same status but different observations
+ * (a case whose expectation depends on the kernel version, met everywhere).
+ * Below the table, each column's full title and counts.
  */
 export function renderMatrix(reports: readonly Report[], colour: boolean): string {
   const paint = painter(colour);
   const m = buildMatrix(reports);
   const header = ['', paint('bold', reports[0]?.kind === 'probe' ? 'feature' : 'case'), ...m.columns.map((_, i) => paint('bold', `[${i + 1}]`))];
-  const rows = m.rows.map((r) => [r.varies ? paint('bold', '*') : '', r.id, ...r.cells.map((c) => (c === undefined ? paint('dim', '-') : paintStatus(c.status, colour)))]);
+  const rows = m.rows.map((r) => [r.varies ? paint('bold', '*') : r.observedVaries ? '~' : '', r.id, ...r.cells.map((c) => (c === undefined ? paint('dim', '-') : paintStatus(c.status, colour)))]);
   const legend = reports.map((r, i) => {
-    const where = r.vm !== null ? `VM, ${r.vm.accel.toUpperCase()}, boot ${r.vm.bootSeconds.toFixed(1)} s + run ${r.vm.runSeconds.toFixed(1)} s` : r.facts.container !== 'no' ? 'container' : 'host';
-    return `[${i + 1}] ${r.label} (${where}): ${summary(r)}`;
+    const where =
+      r.vm !== null
+        ? ` (VM, ${r.vm.accel.toUpperCase()}, boot ${r.vm.bootSeconds.toFixed(1)} s + run ${r.vm.runSeconds.toFixed(1)} s)`
+        : r.facts.container === 'no'
+          ? ' (host)'
+          : '';
+    return `[${i + 1}] ${r.label}${where}: ${summary(r)}`;
   });
   const varying = m.rows.filter((r) => r.varies).length;
-  return `${table([header, ...rows])}\n\n${legend.join('\n')}\n${paint('dim', `* ${varying} of ${m.rows.length} rows differ between columns`)}\n`;
+  const observed = m.rows.filter((r) => r.observedVaries).length;
+  const note = `* ${varying} of ${m.rows.length} rows differ in status between columns; ~ ${observed} more differ only in what was observed`;
+  return `${table([header, ...rows])}\n\n${legend.join('\n')}\n${paint('dim', note)}\n`;
 }
 
 function brief(v: unknown): string {
-  if (v === undefined) return '';
+  if (v === undefined || v === null) return '';
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 

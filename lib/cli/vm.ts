@@ -14,8 +14,8 @@ import { parseArgs } from 'node:util';
 import { hasFailures, readReport, readReportFile, type Report } from '../reports.js';
 import { accelFromEnv, type AccelChoice } from '../vm/accel.js';
 import { findPackageRoot } from '../vm/initramfs.js';
-import { VmError } from '../vm/qemu.js';
-import { DEFAULT_GUEST_COMMAND, runInVm, type VmRun } from '../vm/run.js';
+import { kernelCommandLine, VmError } from '../vm/qemu.js';
+import { DEFAULT_GUEST_COMMAND, runInVm, vmMeta } from '../vm/run.js';
 import { painter, useColour } from './format.js';
 import { renderMatrix, renderReport } from './matrix.js';
 import { renderProbe } from './probe.js';
@@ -90,19 +90,6 @@ function column(title: string, stdout: string, exitCode: number, vm: Record<stri
   return { title, report, raw, stdout, exitCode };
 }
 
-function vmMeta(r: VmRun): Record<string, unknown> {
-  return {
-    kernel: r.kernel,
-    append: r.append,
-    accel: r.accel,
-    accelReason: r.accelReason,
-    memoryMiB: r.memoryMiB,
-    bootSeconds: Number(r.bootSeconds.toFixed(2)),
-    runSeconds: Number(r.runSeconds.toFixed(2)),
-    initramfs: r.initramfs.hash.slice(0, 16),
-  };
-}
-
 function hostColumn(command: readonly string[]): Column {
   const cli = join(findPackageRoot(), 'dist', 'cli', 'main.js');
   const r = spawnSync(process.execPath, [cli, ...command], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -150,9 +137,11 @@ export async function runVm(argv: string[]): Promise<number> {
       timeout: positiveNumber('timeout', values.timeout, 300, 1),
       accel,
     };
+    // Arguments that cannot travel on a kernel command line are usage errors, found before any boot.
+    for (const append of new Set(plan.appends)) kernelCommandLine(append, [command]);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`memseal vm: ${err.message}\nUsage: memseal ${VM_USAGE}\n`);
+    if (!(err instanceof UsageError) && !(err instanceof VmError && err.kind === 'bad-argument')) throw err;
+    process.stderr.write(`memseal vm: ${(err as Error).message}\nUsage: memseal ${VM_USAGE}\n`);
     return 2;
   }
   const progress = values.quiet ? undefined : (line: string): void => void process.stderr.write(`${paintErr('dim', 'memseal vm:')} ${line}\n`);

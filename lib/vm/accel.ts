@@ -67,7 +67,7 @@ export async function chooseAccel(
   if (existsSync(file)) {
     try {
       const saved = JSON.parse(readFileSync(file, 'utf8')) as AccelVerdict;
-      if (saved.accel === 'kvm' || saved.accel === 'tcg') return { accel: saved.accel, reason: `${saved.reason} (checked earlier since this boot)` };
+      if (saved.accel === 'kvm' || saved.accel === 'tcg') return { accel: saved.accel, reason: `${saved.reason}; verdict kept since this host booted` };
     } catch {
       // damaged: check again
     }

@@ -3,10 +3,11 @@
  * initramfs, pick KVM or TCG, boot, and return what each guest command
  * printed, with the timings.
  */
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { chooseAccel, type AccelChoice } from './accel.js';
 import { buildInitramfs, defaultInputs, type Initramfs, type InitramfsInputs } from './initramfs.js';
-import { boot, type Accel, type GuestOutput } from './qemu.js';
+import { boot, VmError, type Accel, type GuestOutput } from './qemu.js';
 
 /** What the guest runs by default: memseal's own report. */
 export const DEFAULT_GUEST_COMMAND: readonly string[] = ['probe', '--json'];
@@ -41,9 +42,26 @@ export interface VmRun {
   outputs: GuestOutput[];
 }
 
+/** The `vm` object `memseal vm --json` adds to a guest's report: how it was booted and how long it took. */
+export function vmMeta(r: VmRun): Record<string, unknown> {
+  return {
+    kernel: r.kernel,
+    append: r.append,
+    accel: r.accel,
+    accelReason: r.accelReason,
+    memoryMiB: r.memoryMiB,
+    bootSeconds: Number(r.bootSeconds.toFixed(2)),
+    runSeconds: Number(r.runSeconds.toFixed(2)),
+    initramfs: r.initramfs.hash.slice(0, 16),
+  };
+}
+
 /** Boots `kernel` on the memseal initramfs and runs the commands there. Rejects with a VmError. */
 export async function runInVm(o: VmRunOptions): Promise<VmRun> {
   const say = o.progress ?? ((): void => undefined);
+  if (!existsSync(o.kernel)) {
+    throw new VmError('missing-kernel', `kernel image ${o.kernel} does not exist (scripts/fetch-kernel.mjs fetches Debian's 6.1 cloud kernel)`);
+  }
   const commands = o.commands ?? [DEFAULT_GUEST_COMMAND];
   const initramfs = buildInitramfs(o.inputs ?? defaultInputs(), { cacheDir: o.cacheDir, progress: say });
   const accel = await chooseAccel(o.accel ?? 'auto', { kernel: o.kernel, initrd: initramfs.path, cacheDir: o.cacheDir, progress: say });
