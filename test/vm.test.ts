@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FEATURE_SINCE, type FeatureName } from '../lib/features.js';
 import { compareVersions, parseKernelVersion } from '../lib/kernel.js';
 import type { ProbeReport } from '../lib/probe.js';
-import { canonical, diffReports, hasFailures, readReport, type Report } from '../lib/reports.js';
+import { canonical, hasFailures, readReport, type Report } from '../lib/reports.js';
 import { findBusybox, which } from '../lib/vm/initramfs.js';
 import { qemuBinary } from '../lib/vm/qemu.js';
 import { runInVm, vmMeta, type VmRun } from '../lib/vm/run.js';
