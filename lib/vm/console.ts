@@ -25,9 +25,10 @@ export type ConsoleEvent =
   | { type: 'done' }
   | { type: 'panic'; line: string };
 
-// CSI sequences, and the two-byte ESC c / ESC ( B kind that firmware prints.
+// CSI sequences (ESC [ ... final byte), character-set selection (ESC ( B), and
+// the two-byte kind such as ESC c (reset) that firmware prints.
 // eslint-disable-next-line no-control-regex
-const ESCAPES = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[()][0-9A-Za-z]|\u001b[@-Z\\-_]/g;
+const ESCAPES = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[()][0-9A-Za-z]|\u001b[@-~]/g;
 // eslint-disable-next-line no-control-regex
 const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
 
