@@ -5,8 +5,9 @@
  * both boots; memseal diff between them; and the errors for a panic, a hang,
  * a missing qemu and a missing kernel.
  *
- * Each boot runs two commands in one guest: SUITE, the report under test,
- * and probe, which names each feature's status whatever SUITE is.
+ * Each boot runs two commands in one guest: SUITE (test/helpers/suite.ts),
+ * the report under test, and probe, which names each feature's status
+ * whatever SUITE is.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,12 +23,8 @@ import { findBusybox, which } from '../lib/vm/initramfs.js';
 import { qemuBinary } from '../lib/vm/qemu.js';
 import { runInVm, vmMeta, type VmRun } from '../lib/vm/run.js';
 import { itIf } from './helpers/caps.js';
+import { SUITE } from './helpers/suite.js';
 
-/**
- * The report the guest runs and the tests judge. When `memseal conform`
- * exists, this becomes ['conform', '--json']; nothing else here changes.
- */
-const SUITE: readonly string[] = ['probe', '--json'];
 const PROBE: readonly string[] = ['probe', '--json'];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
