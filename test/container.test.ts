@@ -38,7 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await daemon?.stop();
   rmSync(work, { recursive: true, force: true });
-}, 120_000);
+}, 300_000);
 
 function timed<T>(what: string, f: () => T): T {
   const t = performance.now();
