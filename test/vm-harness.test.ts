@@ -193,10 +193,11 @@ describe('console reader', () => {
     const mid = lines[2]!;
     lines[2] = `${mid.slice(0, 30)}[   3.1] BUG: something`;
     lines.splice(3, 0, mid.slice(30));
-    reader.feed(`${lines.join('\n')}\n[    4.2] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n`);
-    expect(events.map((e) => e.type)).toEqual(['corrupt', 'panic']);
+    reader.feed(`${lines.join('\n')}\n[    1.2] Initramfs unpacking failed: write error\n[    4.2] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n`);
+    expect(events.map((e) => e.type)).toEqual(['corrupt', 'unpack-failed', 'panic']);
     expect(reader.outputs).toEqual([]);
-    expect(events[1]).toEqual({ type: 'panic', line: 'Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100' });
+    expect(events[1]).toEqual({ type: 'unpack-failed', line: 'Initramfs unpacking failed: write error' });
+    expect(events[2]).toEqual({ type: 'panic', line: 'Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100' });
   });
 });
 

@@ -212,6 +212,12 @@ describe("memseal vm on Debian's 6.1 cloud kernel", () => {
     expect(r.stderr).toMatch(/rdinit=\/nonexistent|Unable to mount root fs|No working init/);
   });
 
+  itVm('too little memory for the initramfs is named as such, not only as a panic', () => {
+    const r = memseal(['vm', '--quiet', '--kernel', kernel.path!, '--memory', '256', '--timeout', String(BOOT_LIMIT_S)]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the guest kernel panicked after it could not unpack the initramfs \(Initramfs unpacking failed: write error: it does not fit in 256 MiB; raise --memory\): Kernel panic/);
+  });
+
   itVm('a guest that does not finish in time is killed, and the error says so', () => {
     const r = memseal(['vm', '--quiet', '--kernel', kernel.path!, '--timeout', '2']);
     expect(r.status).toBe(1);

@@ -8,7 +8,7 @@ type Command = (argv: string[]) => number | Promise<number>;
 
 const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
   probe: { run: runProbe, summary: 'probe [--json]                 what this kernel/container supports' },
-  vm: { run: runVm, summary: 'vm --kernel IMAGE [...] [--json] memseal inside a VM on each kernel (more: memseal vm --help)' },
+  vm: { run: runVm, summary: 'vm --kernel IMAGE [--json]     the report from a VM on each kernel; several: a matrix (vm --help)' },
   diff: { run: runDiff, summary: 'diff A.json B.json [--json]    the cases whose status or outcome differ between two reports' },
 };
 

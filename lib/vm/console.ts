@@ -23,7 +23,8 @@ export type ConsoleEvent =
   | { type: 'output'; output: FramedOutput }
   | { type: 'corrupt'; index: number; stream: string; why: string }
   | { type: 'done' }
-  | { type: 'panic'; line: string };
+  | { type: 'panic'; line: string }
+  | { type: 'unpack-failed'; line: string };
 
 // CSI sequences (ESC [ ... final byte), character-set selection (ESC ( B), and
 // the two-byte kind such as ESC c (reset) that firmware prints.
@@ -106,6 +107,7 @@ export class ConsoleReader {
     else if ((m = /===MEMSEAL-RUN (\d+)===/.exec(line))) this.#onEvent({ type: 'run', index: Number(m[1]) });
     else if (line.includes('===MEMSEAL-DONE===')) this.#onEvent({ type: 'done' });
     else if (line.includes('Kernel panic - not syncing')) this.#onEvent({ type: 'panic', line: line.replace(/^\[[\s\d.]+\]\s*/, '') });
+    else if (line.includes('Initramfs unpacking failed')) this.#onEvent({ type: 'unpack-failed', line: line.replace(/^\[[\s\d.]+\]\s*/, '') });
   }
 
   #closeFrame(end: RegExpExecArray): void {

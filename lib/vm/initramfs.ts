@@ -40,6 +40,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 # Only emergencies and alerts reach the console from here on: kernel lines
 # would break into the framed output.
 echo 2 > /proc/sys/kernel/printk

@@ -138,12 +138,14 @@ export function boot(o: BootOptions): Promise<BootResult> {
     const times: { init?: number; done?: number } = {};
     let release = '';
     let panic: string | undefined;
+    let unpackFailed: string | undefined;
     const corrupt: string[] = [];
     const reader = new ConsoleReader((e) => {
       const s = at();
       if (e.type === 'init') [times.init, release] = [s, e.release];
       else if (e.type === 'done') times.done = s;
       else if (e.type === 'panic') panic ??= e.line;
+      else if (e.type === 'unpack-failed') unpackFailed ??= e.line;
       else if (e.type === 'corrupt') corrupt.push(`command ${e.index} ${e.stream}: ${e.why}`);
       o.onEvent?.(e, s);
     });
@@ -181,7 +183,16 @@ export function boot(o: BootOptions): Promise<BootResult> {
       const tail = reader.tail();
       const total = at();
       const qemuSaid = stderr.trim().split('\n').filter(Boolean).slice(-5).join('\n');
-      if (panic !== undefined) return finish(new VmError('panic', `the guest kernel panicked: ${panic}`, tail));
+      if (panic !== undefined) {
+        const memory = o.memoryMiB ?? 1024;
+        const unpack =
+          unpackFailed === undefined
+            ? ''
+            : /write error/.test(unpackFailed)
+              ? ` after it could not unpack the initramfs (${unpackFailed}: it does not fit in ${memory} MiB; raise --memory)`
+              : ` after it could not unpack the initramfs (${unpackFailed})`;
+        return finish(new VmError('panic', `the guest kernel panicked${unpack}: ${panic}`, tail));
+      }
       if (code !== 0) {
         return finish(new VmError('qemu-failed', `qemu exited with ${signal ?? `status ${code}`}${qemuSaid ? `: ${qemuSaid}` : ''}`, tail));
       }
