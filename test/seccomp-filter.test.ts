@@ -38,8 +38,7 @@ const itFilter = itIf(launcher !== undefined && kernelHasThem, launcher === unde
 
 function under(errno: 'EPERM' | 'ENOSYS', nrs: number[], args: readonly string[]): { suite: Report; raw: unknown } {
   const r = spawnSync(launcher!, [errno, nrs.join(','), '--', process.execPath, cli, ...args], { encoding: 'utf8' });
-  expect(r.stderr).toBe('');
-  expect(r.status, r.stdout).toBe(0);
+  expect(r.status, `${r.stderr}\n${r.stdout}`).toBe(0);
   const raw = JSON.parse(r.stdout) as unknown;
   return { suite: readReport(raw), raw };
 }
