@@ -66,7 +66,7 @@ describe('the report under a seccomp filter', () => {
       // Nothing else was denied.
       expect(probe.features.memfd_create.status).toBe('supported');
       expect(probe.features.MFD_EXEC.status).toBe('supported');
-    });
+    }, 120_000);
   }
 
   itFilter('without the filter the same rows pass: the filter made the difference', () => {
@@ -78,5 +78,5 @@ describe('the report under a seccomp filter', () => {
     expect(mseal.ok, mseal.detail).toBe(true);
     const secret = availableRowsOk(suite, isSecretRow);
     expect(secret.ok, secret.detail).toBe(true);
-  });
+  }, 120_000);
 });

@@ -202,11 +202,11 @@ describe('console reader', () => {
 });
 
 describe('kernel command line', () => {
-  it('puts the console, panic=-1, the user arguments, then the commands after --', () => {
+  it('puts the console, panic=-1, no_timer_check, the user arguments, then the commands after --', () => {
     expect(kernelCommandLine(' secretmem.enable=1  quiet ', [['probe', '--json'], ['conform', '--json']])).toBe(
-      'console=ttyS0 panic=-1 secretmem.enable=1 quiet -- @memseal probe --json @@ conform --json',
+      'console=ttyS0 panic=-1 no_timer_check secretmem.enable=1 quiet -- @memseal probe --json @@ conform --json',
     );
-    expect(kernelCommandLine('', [])).toBe('console=ttyS0 panic=-1 -- @memseal');
+    expect(kernelCommandLine('', [])).toBe('console=ttyS0 panic=-1 no_timer_check -- @memseal');
   });
 
   it('refuses what cannot travel on it', () => {
