@@ -164,6 +164,14 @@ describe('memseal vm --report (a matrix from saved reports, no boot)', () => {
     expect(lines).toContain('[3] 6.18.44-fc-v669 (docker): 5 pass, 2 blocked, 1 skip');
   });
 
+  it('a saved report that cannot be read is a usage error', () => {
+    const bad = join(work, 'not-a-report.json');
+    writeFileSync(bad, '{"hello": 1}');
+    const r = memseal(['vm', '--report', bad]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`memseal vm: ${bad}: not a memseal report`);
+  });
+
   it('exits 1 when a column holds a failed case', () => {
     const failing = join(work, 'failing.json');
     const raw = JSON.parse(readFileSync(HOST, 'utf8')) as { cases: { status: string }[] };

@@ -98,12 +98,25 @@ function hostColumn(command: readonly string[]): Column {
   return column('host', r.stdout, r.status ?? 1, undefined);
 }
 
-export async function runVm(argv: string[]): Promise<number> {
+interface Plan {
+  command: readonly string[];
+  kernels: string[];
+  appends: string[];
+  memory: number;
+  timeout: number;
+  accel: AccelChoice;
+  host: boolean;
+  saved: Column[];
+  json: boolean;
+  quiet: boolean;
+}
+
+/** The plan from the command line; a UsageError (or a bad-argument VmError) when it makes no sense. */
+function parsePlan(argv: string[]): Plan | 'help' {
   const cut = argv.indexOf('--');
-  const own = cut === -1 ? argv : argv.slice(0, cut);
   const command = cut === -1 ? DEFAULT_GUEST_COMMAND : argv.slice(cut + 1);
   const { values } = parseArgs({
-    args: own,
+    args: cut === -1 ? argv : argv.slice(0, cut),
     options: {
       kernel: { type: 'string', multiple: true, default: [] },
       append: { type: 'string', multiple: true, default: [] },
@@ -118,62 +131,71 @@ export async function runVm(argv: string[]): Promise<number> {
     },
     strict: true,
   });
-  if (values.help) {
-    process.stdout.write(VM_HELP);
-    return 0;
+  if (values.help) return 'help';
+  if (values.kernel.length + values.report.length === 0 && !values.host) throw new UsageError('name a kernel image with --kernel');
+  if (command.length === 0) throw new UsageError("nothing to run after '--'");
+  const accel = values.accel ?? accelFromEnv();
+  if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new UsageError(`--accel is auto, kvm or tcg (got ${JSON.stringify(accel)})`);
+  const appends = pairAppends(values.kernel, values.append);
+  // Arguments that cannot travel on a kernel command line are usage errors, found before any boot.
+  for (const append of new Set(appends)) kernelCommandLine(append, [command]);
+  const saved: Column[] = [];
+  for (const file of values.report) {
+    try {
+      for (const r of readReportFile(file)) saved.push({ title: file, report: r, raw: r.raw, stdout: '', exitCode: 0 });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
   }
-  const stderrColour = useColour(process.stderr);
-  const paintErr = painter(stderrColour);
-  let plan: { kernels: string[]; appends: string[]; memory: number; timeout: number; accel: AccelChoice };
-  try {
-    if (values.kernel.length + values.report.length === 0 && !values.host) throw new UsageError('name a kernel image with --kernel');
-    if (command.length === 0) throw new UsageError("nothing to run after '--'");
-    const accel = values.accel ?? accelFromEnv();
-    if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new UsageError(`--accel is auto, kvm or tcg (got ${JSON.stringify(accel)})`);
-    plan = {
-      kernels: values.kernel,
-      appends: pairAppends(values.kernel, values.append),
-      memory: positiveNumber('memory', values.memory, 1024, 128),
-      timeout: positiveNumber('timeout', values.timeout, 300, 1),
-      accel,
-    };
-    // Arguments that cannot travel on a kernel command line are usage errors, found before any boot.
-    for (const append of new Set(plan.appends)) kernelCommandLine(append, [command]);
-  } catch (err) {
-    if (!(err instanceof UsageError) && !(err instanceof VmError && err.kind === 'bad-argument')) throw err;
-    process.stderr.write(`memseal vm: ${(err as Error).message}\nUsage: memseal ${VM_USAGE}\n`);
-    return 2;
-  }
-  const progress = values.quiet ? undefined : (line: string): void => void process.stderr.write(`${paintErr('dim', 'memseal vm:')} ${line}\n`);
+  return {
+    command,
+    kernels: values.kernel,
+    appends,
+    memory: positiveNumber('memory', values.memory, 1024, 128),
+    timeout: positiveNumber('timeout', values.timeout, 300, 1),
+    accel,
+    host: values.host,
+    saved,
+    json: values.json,
+    quiet: values.quiet,
+  };
+}
 
+/** Runs the plan: the host, the saved reports, then each kernel in turn. `failed` when a boot or a report failed. */
+async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean }> {
+  const paintErr = painter(useColour(process.stderr));
+  const progress = plan.quiet ? undefined : (line: string): void => void process.stderr.write(`${paintErr('dim', 'memseal vm:')} ${line}\n`);
   const columns: Column[] = [];
   let failed = false;
-  if (values.host) columns.push(hostColumn(command));
-  for (const file of values.report) {
-    for (const r of readReportFile(file)) columns.push({ title: file, report: r, raw: r.raw, stdout: '', exitCode: 0 });
-  }
+  if (plan.host) columns.push(hostColumn(plan.command));
+  columns.push(...plan.saved);
   for (const [i, kernel] of plan.kernels.entries()) {
+    const append = plan.appends[i]!;
     try {
-      const run = await runInVm({ kernel, append: plan.appends[i], memoryMiB: plan.memory, timeoutSeconds: plan.timeout, accel: plan.accel, commands: [command], progress });
+      const run = await runInVm({ kernel, append, memoryMiB: plan.memory, timeoutSeconds: plan.timeout, accel: plan.accel, commands: [plan.command], progress });
       const out = run.outputs[0]!;
       if (out.stderr.trim() !== '') process.stderr.write(`memseal vm: ${kernel}: the guest's stderr:\n${out.stderr}`);
       columns.push(column(kernel, out.stdout, out.exitCode, vmMeta(run)));
     } catch (err) {
       if (!(err instanceof VmError)) throw err;
-      process.stderr.write(`${paintErr('red', 'memseal vm:')} ${kernel}${plan.appends[i] ? ` (${plan.appends[i]})` : ''}: ${err.message}\n`);
+      process.stderr.write(`${paintErr('red', 'memseal vm:')} ${kernel}${append ? ` (${append})` : ''}: ${err.message}\n`);
       failed = true;
     }
   }
-
   for (const c of columns) if (c.exitCode !== 0 || (c.report !== undefined && hasFailures(c.report))) failed = true;
-  const reports = columns.filter((c) => c.report !== undefined).map((c) => c.report!);
-  if (values.json) {
+  return { columns, failed };
+}
+
+/** Prints the columns: JSON, one report, or a matrix. Returns 2 when reports of two kinds cannot share a matrix. */
+function print(columns: readonly Column[], json: boolean): number {
+  if (json) {
     const raws = columns.map((c) => c.raw ?? { title: c.title, stdout: c.stdout, exitCode: c.exitCode });
     if (raws.length > 0) process.stdout.write(`${JSON.stringify(raws.length === 1 ? raws[0] : raws, null, 2)}\n`);
-    return failed ? 1 : 0;
+    return 0;
   }
   const colour = useColour();
   for (const c of columns.filter((x) => x.report === undefined)) process.stdout.write(`== ${c.title}\n${c.stdout}`);
+  const reports = columns.filter((c) => c.report !== undefined).map((c) => c.report!);
   if (reports.length === 1) {
     const r = reports[0]!;
     process.stdout.write(r.kind === 'probe' ? renderProbe(r.raw as unknown as ProbeReport, colour) : renderReport(r, colour));
@@ -188,5 +210,23 @@ export async function runVm(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  return failed ? 1 : 0;
+  return 0;
+}
+
+export async function runVm(argv: string[]): Promise<number> {
+  let plan: Plan | 'help';
+  try {
+    plan = parsePlan(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError) && !(err instanceof VmError && err.kind === 'bad-argument')) throw err;
+    process.stderr.write(`memseal vm: ${(err as Error).message}\nUsage: memseal ${VM_USAGE}\n`);
+    return 2;
+  }
+  if (plan === 'help') {
+    process.stdout.write(VM_HELP);
+    return 0;
+  }
+  const { columns, failed } = await gather(plan);
+  const printed = print(columns, plan.json);
+  return printed !== 0 ? printed : failed ? 1 : 0;
 }
