@@ -71,28 +71,49 @@ function mountsUnder(dir: string): string[] {
 }
 
 /** Starts a private dockerd and waits until it answers. */
+/**
+ * A shell between this process and dockerd: it starts dockerd, then waits for
+ * its stdin, a pipe from this process, to close. stop() closes it, and so
+ * does the death of this process, however it dies (a test runner killed on a
+ * timeout runs no afterAll): either way the shell then stops dockerd, so no
+ * daemon outlives the tests.
+ */
+const WATCHDOG = '"$@" </dev/null & pid=$!; cat >/dev/null; kill -TERM "$pid" 2>/dev/null; wait "$pid"';
+
+/** Starts a private dockerd and waits until it answers. */
 export async function startDockerd(tools: DockerTools): Promise<Dockerd> {
   const dir = mkdtempSync(join(tmpdir(), 'memseal-dockerd-'));
   const sock = join(dir, 'docker.sock');
+  const pidfile = join(dir, 'dockerd.pid');
   writeFileSync(join(dir, 'daemon.json'), JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json') }));
   const logPath = join(dir, 'dockerd.log');
   const logFd = openSync(logPath, 'a');
   // Its own process group (detached): containerd, which dockerd starts, goes with it.
-  const child = spawn(
-    tools.dockerd,
+  const watchdog = spawn(
+    'sh',
     [
+      '-c', WATCHDOG, 'memseal-dockerd-watchdog',
+      tools.dockerd,
       '--data-root', join(dir, 'data'),
       '--exec-root', join(dir, 'exec'),
-      '--pidfile', join(dir, 'dockerd.pid'),
+      '--pidfile', pidfile,
       '-H', `unix://${sock}`,
       '--config-file', join(dir, 'daemon.json'),
       '--storage-driver=vfs',
       '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none',
     ],
-    { detached: true, stdio: ['ignore', logFd, logFd] },
+    { detached: true, stdio: ['pipe', logFd, logFd] },
   );
   closeSync(logFd);
-  const pid = child.pid!;
+  const group = watchdog.pid!;
+  let pid = 0; // dockerd's, from its pid file
+  const readPid = (): number => {
+    try {
+      return Number(readFileSync(pidfile, 'utf8').trim()) || 0;
+    } catch {
+      return 0;
+    }
+  };
   const log = (): string => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
   const docker: Dockerd['docker'] = (args, options = {}) =>
     spawnSync(tools.docker, ['-H', `unix://${sock}`, ...args], {
@@ -104,27 +125,31 @@ export async function startDockerd(tools: DockerTools): Promise<Dockerd> {
     });
   const stop = async (): Promise<void> => {
     const t0 = performance.now();
-    if (alive(pid)) {
+    pid ||= readPid();
+    if (pid !== 0 && alive(pid)) {
       process.kill(pid, 'SIGTERM');
       for (let i = 0; i < 100 && alive(pid); i++) await sleep(200);
     }
+    watchdog.stdin!.end();
+    for (let i = 0; i < 25 && alive(group); i++) await sleep(200);
     try {
-      process.kill(-pid, 'SIGKILL'); // whatever of its group is left
+      process.kill(-group, 'SIGKILL'); // whatever of the group is left
     } catch {
       // the group is gone
     }
-    for (let i = 0; i < 25 && alive(pid); i++) await sleep(200);
+    for (let i = 0; i < 25 && (alive(group) || (pid !== 0 && alive(pid))); i++) await sleep(200);
     const stopped = (performance.now() - t0) / 1000;
-    // dockerd leaves its network namespace mounted under the exec root.
+    // dockerd leaves its data root bind-mounted and its network namespace mounted under the exec root.
     for (const mount of mountsUnder(dir)) spawnSync('umount', ['-l', mount]);
     // vfs keeps a full copy of the tree per layer (gigabytes, many files): rm(1) is faster than rmSync.
     if (spawnSync('rm', ['-rf', dir]).status !== 0) rmSync(dir, { recursive: true, force: true });
     console.log(`[timing] dockerd stopped in ${stopped.toFixed(1)} s, its state removed in ${((performance.now() - t0) / 1000 - stopped).toFixed(1)} s`);
   };
   for (let i = 0; i < 120; i++) {
-    if (child.exitCode !== null || !alive(pid)) break;
+    if (watchdog.exitCode !== null) break;
     if (docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 10_000 }).status === 0) {
-      return { dir, pid, docker, stop, log };
+      pid = readPid();
+      if (pid !== 0) return { dir, pid, docker, stop, log };
     }
     await sleep(250);
   }
