@@ -8,6 +8,16 @@ import { existsSync } from 'node:fs';
 const NEEDS = [
   { command: 'clang-format', pkg: 'clang-format' },
   { command: 'unshare', pkg: 'util-linux' },
+  // memseal vm: the emulator, the guest's shell and tools (static), and
+  // cpio(1) to check the initramfs the harness writes.
+  { command: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
+  { command: 'busybox', pkg: 'busybox-static' },
+  { command: 'cpio', pkg: 'cpio' },
+  // The container tests: a private Docker daemon, a Debian root filesystem
+  // for the build stage's base image, and cc for the seccomp launcher.
+  { command: 'dockerd', pkg: 'docker.io' },
+  { command: 'debootstrap', pkg: 'debootstrap' },
+  { command: 'cc', pkg: 'gcc' },
 ];
 
 function has(command) {

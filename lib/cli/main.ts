@@ -2,7 +2,9 @@
 /** The memseal command line: one subcommand per module in lib/cli/. */
 import { runConform } from './conform.js';
 import { runExec } from './exec.js';
+import { runDiff } from './diff.js';
 import { runProbe } from './probe.js';
+import { runVm } from './vm.js';
 
 type Command = (argv: string[]) => number | Promise<number>;
 
@@ -13,6 +15,8 @@ const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
   },
   probe: { run: runProbe, summary: 'probe [--json]                 what this kernel/container supports' },
   exec: { run: runExec, summary: 'exec PATH [-- ARGS...]         run a program from a sealed memfd copy (see exec --help)' },
+  vm: { run: runVm, summary: 'vm --kernel IMAGE [--json]     the report from a VM on each kernel; several: a matrix (vm --help)' },
+  diff: { run: runDiff, summary: 'diff A.json B.json [--json]    the cases whose status or outcome differ between two reports' },
 };
 
 function usage(): string {

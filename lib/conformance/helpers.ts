@@ -179,4 +179,6 @@ export const SRC = {
   code: (file: string, fn: string): Source => ({ kind: 'code', path: `torvalds/linux ${file}`, test: fn }),
   lkml: (subject: string): Source => ({ kind: 'lkml', path: subject }),
   observed: (what: string): Source => ({ kind: 'observed', path: 'Linux 6.18.44 x86-64 (memseal KERNEL-NOTES)', test: what }),
+  /** Measured by memseal on another kernel (the VM tests boot Debian's 6.1 cloud kernel). */
+  observedOn: (kernel: string, what: string): Source => ({ kind: 'observed', path: `${kernel} x86-64 (memseal vm)`, test: what }),
 };

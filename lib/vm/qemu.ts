@@ -1,0 +1,216 @@
+/**
+ * Boots a kernel with qemu-system-x86_64 on the memseal initramfs, feeds the
+ * serial console to a ConsoleReader, and turns every way a boot can go wrong
+ * into a VmError that says what happened and shows the console's last lines.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { ConsoleReader, type ConsoleEvent, type FramedOutput } from './console.js';
+import { ARGS_MARK, ARGS_SEP } from './initramfs.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+export type VmErrorKind = 'missing-qemu' | 'missing-kernel' | 'bad-argument' | 'panic' | 'timeout' | 'qemu-failed' | 'no-answer' | 'corrupt-output';
+
+/** A boot that did not give an answer. `consoleTail` holds the console's last lines. */
+export class VmError extends Error {
+  readonly kind: VmErrorKind;
+  readonly consoleTail: readonly string[];
+  constructor(kind: VmErrorKind, message: string, consoleTail: readonly string[] = []) {
+    const tail = consoleTail.length > 0 ? `\n--- the console's last ${consoleTail.length} lines ---\n${consoleTail.join('\n')}\n---` : '';
+    super(`${message}${tail}`);
+    this.kind = kind;
+    this.consoleTail = consoleTail;
+  }
+}
+Object.defineProperty(VmError.prototype, 'name', { value: 'VmError', enumerable: false });
+
+/** The qemu binary: $MEMSEAL_QEMU or qemu-system-x86_64 from $PATH. */
+export function qemuBinary(): string {
+  const own = process.env.MEMSEAL_QEMU;
+  return own !== undefined && own !== '' ? own : 'qemu-system-x86_64';
+}
+
+const MISSING_QEMU =
+  'qemu-system-x86_64 not found: install it (Debian/Ubuntu: apt-get install qemu-system-x86; Fedora: dnf install qemu-system-x86) or point MEMSEAL_QEMU at it';
+
+/** x86's COMMAND_LINE_SIZE. */
+const CMDLINE_MAX = 2048;
+
+/**
+ * The kernel command line: the serial console, reboot (so qemu exits) at
+ * once on a panic, no check of the timer interrupt (under TCG on a busy host
+ * it can arrive late enough for the kernel to panic with "IO-APIC + timer
+ * doesn't work"), the user's arguments, then after `--` the commands for
+ * init. Arguments may hold no whitespace or quotes: the kernel splits on
+ * spaces and treats `"` specially.
+ */
+export function kernelCommandLine(append: string, commands: readonly (readonly string[])[]): string {
+  const words = append.trim() === '' ? [] : append.trim().split(/\s+/);
+  if (words.includes('--')) throw new VmError('bad-argument', "--append must not contain '--': memseal puts the guest command after it");
+  const args: string[] = [];
+  commands.forEach((argv, i) => {
+    if (argv.length === 0) throw new VmError('bad-argument', 'an empty guest command');
+    for (const a of argv) {
+      if (a === '' || /[\s"]/.test(a) || a === ARGS_SEP || a === ARGS_MARK) {
+        throw new VmError('bad-argument', `guest command argument ${JSON.stringify(a)} cannot travel on the kernel command line (no spaces, quotes or ${ARGS_SEP})`);
+      }
+    }
+    if (i > 0) args.push(ARGS_SEP);
+    args.push(...argv);
+  });
+  const line = ['console=ttyS0', 'panic=-1', 'no_timer_check', ...words, '--', ARGS_MARK, ...args].join(' ');
+  if (line.length >= CMDLINE_MAX) throw new VmError('bad-argument', `the kernel command line would be ${line.length} bytes; the limit is ${CMDLINE_MAX - 1}`);
+  return line;
+}
+
+export interface BootOptions {
+  kernel: string;
+  initrd: string;
+  append?: string;
+  memoryMiB?: number;
+  timeoutSeconds?: number;
+  accel: Accel;
+  /** memseal argv lists to run in the guest, in order. */
+  commands: readonly (readonly string[])[];
+  /** Console events, with the seconds since qemu started. */
+  onEvent?: (e: ConsoleEvent, seconds: number) => void;
+}
+
+/** One guest command's result. */
+export interface GuestOutput {
+  argv: readonly string[];
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface BootResult {
+  /** `uname -r` in the guest. */
+  release: string;
+  outputs: GuestOutput[];
+  /** Seconds from qemu's start until init ran (firmware, kernel, unpacking the initramfs). */
+  bootSeconds: number;
+  /** Seconds init spent running the commands. */
+  runSeconds: number;
+  /** Seconds until qemu exited. */
+  totalSeconds: number;
+  consoleTail: string[];
+}
+
+function qemuArgs(o: BootOptions, cmdline: string): string[] {
+  const accel = o.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg'];
+  return [
+    ...accel,
+    '-m', String(o.memoryMiB ?? 1024),
+    '-smp', '1',
+    '-nodefaults', '-no-user-config', '-no-reboot',
+    '-display', 'none',
+    '-serial', 'stdio',
+    '-kernel', o.kernel,
+    '-initrd', o.initrd,
+    '-append', cmdline,
+  ];
+}
+
+function group(outputs: readonly FramedOutput[], commands: readonly (readonly string[])[]): GuestOutput[] {
+  return commands.map((argv, i) => {
+    const of = (stream: string): FramedOutput | undefined => outputs.find((o) => o.index === i + 1 && o.stream === stream);
+    const out = of('stdout');
+    const err = of('stderr');
+    return { argv, exitCode: out?.exitCode ?? -1, stdout: out?.data.toString('utf8') ?? '', stderr: err?.data.toString('utf8') ?? '' };
+  });
+}
+
+/** Boots once and collects the framed outputs; rejects with a VmError. */
+export function boot(o: BootOptions): Promise<BootResult> {
+  if (!existsSync(o.kernel) || !statSync(o.kernel).isFile()) {
+    return Promise.reject(new VmError('missing-kernel', `kernel image ${o.kernel} does not exist (scripts/fetch-kernel.mjs fetches Debian's 6.1 cloud kernel)`));
+  }
+  let cmdline: string;
+  try {
+    cmdline = kernelCommandLine(o.append ?? '', o.commands);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const timeout = o.timeoutSeconds ?? 300;
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const at = (): number => (performance.now() - started) / 1000;
+    const times: { init?: number; done?: number } = {};
+    let release = '';
+    let panic: string | undefined;
+    let unpackFailed: string | undefined;
+    const corrupt: string[] = [];
+    const reader = new ConsoleReader((e) => {
+      const s = at();
+      if (e.type === 'init') [times.init, release] = [s, e.release];
+      else if (e.type === 'done') times.done = s;
+      else if (e.type === 'panic') panic ??= e.line;
+      else if (e.type === 'unpack-failed') unpackFailed ??= e.line;
+      else if (e.type === 'corrupt') corrupt.push(`command ${e.index} ${e.stream}: ${e.why}`);
+      o.onEvent?.(e, s);
+    });
+    const child = spawn(qemuBinary(), qemuArgs(o, cmdline), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let settled = false;
+    const finish = (err: VmError | undefined, result?: BootResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(result!);
+    };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reader.end();
+      const where = times.init === undefined ? 'init never started' : `init started after ${times.init.toFixed(1)} s`;
+      finish(
+        new VmError(
+          'timeout',
+          `the guest did not finish within ${timeout} s (${where}; ${o.accel.toUpperCase()}); qemu was killed. A hang, or a slow machine: raise --timeout`,
+          reader.tail(),
+        ),
+      );
+    }, timeout * 1000);
+    child.stdout.on('data', (b: Buffer) => reader.feed(b));
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString('utf8');
+    });
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      finish(err.code === 'ENOENT' ? new VmError('missing-qemu', MISSING_QEMU) : new VmError('qemu-failed', `qemu could not start: ${err.message}`));
+    });
+    child.on('close', (code, signal) => {
+      reader.end();
+      const tail = reader.tail();
+      const total = at();
+      const qemuSaid = stderr.trim().split('\n').filter(Boolean).slice(-5).join('\n');
+      if (panic !== undefined) {
+        const memory = o.memoryMiB ?? 1024;
+        const unpack =
+          unpackFailed === undefined
+            ? ''
+            : /write error/.test(unpackFailed)
+              ? ` after it could not unpack the initramfs (${unpackFailed}: it does not fit in ${memory} MiB; raise --memory)`
+              : ` after it could not unpack the initramfs (${unpackFailed})`;
+        return finish(new VmError('panic', `the guest kernel panicked${unpack}: ${panic}`, tail));
+      }
+      if (code !== 0) {
+        return finish(new VmError('qemu-failed', `qemu exited with ${signal ?? `status ${code}`}${qemuSaid ? `: ${qemuSaid}` : ''}`, tail));
+      }
+      if (corrupt.length > 0) return finish(new VmError('corrupt-output', `the guest's output arrived damaged (${corrupt.join('; ')})`, tail));
+      if (times.done === undefined) {
+        const what = times.init === undefined ? 'before init ran' : 'before init finished its commands';
+        return finish(new VmError('no-answer', `the guest powered off ${what}${qemuSaid ? ` (qemu: ${qemuSaid})` : ''}`, tail));
+      }
+      finish(undefined, {
+        release,
+        outputs: group(reader.outputs, o.commands),
+        bootSeconds: times.init!,
+        runSeconds: times.done - times.init!,
+        totalSeconds: total,
+        consoleTail: tail,
+      });
+    });
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * The report the VM, container and seccomp tests run and judge, and how they
+ * recognise its mseal and memfd_secret rows.
+ *
+ * The report is `memseal conform --json`; the tests judge its cases by their
+ * statuses (pass/fail/skip/blocked/deviation/error). The same helpers read
+ * `memseal probe --json` reports (one row per feature), which some tests
+ * check alongside.
+ */
+import type { Report, ReportEntry } from '../../lib/reports.js';
+
+export const SUITE: readonly string[] = ['conform', '--json'];
+
+/** A probe feature named mseal, or a conform case under mseal.* */
+export const isMsealRow = (id: string): boolean => id === 'mseal' || id.startsWith('mseal.');
+
+/** The probe feature memfd_secret, or a conform case under secret.*, secretmem.* or memfd_secret.* */
+export const isSecretRow = (id: string): boolean => /^(memfd_secret|secretmem|secret)(\.|$)/.test(id);
+
+/** Rows of `r` that `pick` selects. */
+export function rows(r: Report, pick: (id: string) => boolean): ReportEntry[] {
+  return r.entries.filter((e) => pick(e.id));
+}
+
+/**
+ * The statuses a row that needs a syscall may take when a filter denies the
+ * syscall: `blocked`, or for a conform case that does not call it at all, any
+ * status but pass-by-calling; at least one row must be `blocked`.
+ */
+export function deniedRowsOk(r: Report, pick: (id: string) => boolean): { ok: boolean; detail: string } {
+  const picked = rows(r, pick);
+  const blocked = picked.filter((e) => e.status === 'blocked');
+  const bad = picked.filter((e) => !['blocked', 'skip'].includes(e.status));
+  return { ok: blocked.length > 0 && bad.length === 0, detail: picked.map((e) => `${e.id}=${e.status}`).join(', ') };
+}
+
+/** The statuses an available feature's rows take: supported (probe) or pass/skip (conform), never blocked. */
+export function availableRowsOk(r: Report, pick: (id: string) => boolean): { ok: boolean; detail: string } {
+  const picked = rows(r, pick);
+  const good = r.kind === 'probe' ? ['supported'] : ['pass', 'skip', 'deviation'];
+  const passed = picked.filter((e) => e.status === (r.kind === 'probe' ? 'supported' : 'pass'));
+  return { ok: passed.length > 0 && picked.every((e) => good.includes(e.status)), detail: picked.map((e) => `${e.id}=${e.status}`).join(', ') };
+}

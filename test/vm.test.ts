@@ -1,0 +1,285 @@
+/**
+ * memseal vm against a real kernel: Debian's 6.1 cloud kernel (fetched by
+ * scripts/fetch-kernel.mjs) booted with qemu (TCG here: KVM hangs on these
+ * machines), as it is and with secretmem.enable=1; a matrix of the host and
+ * both boots; memseal diff between them; and the errors for a panic, a hang,
+ * a missing qemu and a missing kernel.
+ *
+ * Each boot runs two commands in one guest: SUITE (test/helpers/suite.ts),
+ * the report under test, and probe, which names each feature's status
+ * whatever SUITE is.
+ */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FEATURE_SINCE, type FeatureName } from '../lib/features.js';
+import { compareVersions, parseKernelVersion } from '../lib/kernel.js';
+import type { ProbeReport } from '../lib/probe.js';
+import { canonical, hasFailures, readReport, type Report } from '../lib/reports.js';
+import { findBusybox, which } from '../lib/vm/initramfs.js';
+import { qemuBinary } from '../lib/vm/qemu.js';
+import { runInVm, vmMeta, type VmRun } from '../lib/vm/run.js';
+import { itIf } from './helpers/caps.js';
+import { SUITE } from './helpers/suite.js';
+
+const PROBE: readonly string[] = ['probe', '--json'];
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cli = join(root, 'dist', 'cli', 'main.js');
+// A limit, not a measure: a boot takes seconds, but a loaded 2-core machine can slow TCG tenfold.
+const BOOT_LIMIT_S = 240;
+const CLI_TEST_MS = (BOOT_LIMIT_S + 30) * 1000;
+
+function fetchKernel(): { path?: string; reason: string } {
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'fetch-kernel.mjs')], { encoding: 'utf8', timeout: 300_000 });
+  const path = r.stdout.trim();
+  if (r.status === 0 && path !== '') return { path, reason: '' };
+  return { reason: `Debian's 6.1 cloud kernel could not be fetched: ${r.stderr.trim() || r.error?.message}` };
+}
+
+function hasBusybox(): boolean {
+  try {
+    findBusybox();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const qemu = which(qemuBinary()) !== undefined || qemuBinary().startsWith('/');
+const kernel = qemu && hasBusybox() ? fetchKernel() : { reason: 'qemu-system-x86_64 or busybox is missing (apt-get install qemu-system-x86 busybox-static)' };
+const ready = kernel.path !== undefined;
+const why = kernel.reason;
+const itVm = itIf(ready, why);
+
+function memseal(args: readonly string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: CLI_TEST_MS - 10_000 });
+}
+
+const work = mkdtempSync(join(tmpdir(), 'memseal-vm-test-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface Boot {
+  run: VmRun;
+  suite: Report;
+  probe: ProbeReport;
+  file: string;
+}
+const boots: Record<'plain' | 'secretmem', Boot | undefined> = { plain: undefined, secretmem: undefined };
+
+async function bootVariant(name: 'plain' | 'secretmem', append: string): Promise<Boot> {
+  const run = await runInVm({ kernel: kernel.path!, append, commands: [SUITE, PROBE], timeoutSeconds: BOOT_LIMIT_S, memoryMiB: 1024 });
+  console.log(
+    `[timing] ${run.release}${append ? ` ${append}` : ''}: boot ${run.bootSeconds.toFixed(1)} s + run ${run.runSeconds.toFixed(1)} s = ${run.totalSeconds.toFixed(1)} s under ${run.accel.toUpperCase()} (${run.accelReason}); initramfs ${run.initramfs.cached ? 'cached' : 'built'} in ${run.initramfs.seconds.toFixed(1)} s`,
+  );
+  const [suite, probe] = run.outputs;
+  expect(suite!.exitCode, suite!.stderr).toBe(0);
+  expect(probe!.exitCode, probe!.stderr).toBe(0);
+  const raw = { ...(JSON.parse(suite!.stdout) as object), vm: vmMeta(run) };
+  const file = join(work, `${name}.json`);
+  writeFileSync(file, JSON.stringify(raw));
+  const b = { run, suite: readReport(raw), probe: JSON.parse(probe!.stdout) as ProbeReport, file };
+  boots[name] = b;
+  return b;
+}
+
+const olderThan = (release: string, since: string): boolean => compareVersions(parseKernelVersion(release), parseKernelVersion(since)) < 0;
+
+/** The features 6.3 and 6.10 added, which a 6.1 kernel must lack. */
+const NEWER_THAN_61: FeatureName[] = ['MFD_EXEC', 'MFD_NOEXEC_SEAL', 'F_SEAL_EXEC', 'mseal'];
+
+/**
+ * The rows a diff between two reports must show, judged independently of
+ * the diff: for probe reports, the features whose first version lies
+ * between the two kernels, plus memfd_secret where one side has it off (off
+ * by default on 5.14 to 6.4); for conform reports, the cases whose expected
+ * outcome or status differs (the expectation depends on the version, or a
+ * requirement such as secretmem is unmet on one side).
+ */
+function versionDependent(a: Report, b: Report, secretOn: { a: boolean; b: boolean }): string[] {
+  if (a.kind === 'probe') {
+    const ids = (Object.keys(FEATURE_SINCE) as FeatureName[]).filter(
+      (f) => f !== 'memfd_secret' && olderThan(a.facts.kernel, FEATURE_SINCE[f]) !== olderThan(b.facts.kernel, FEATURE_SINCE[f]),
+    );
+    if (secretOn.a !== secretOn.b) ids.push('memfd_secret');
+    return ids.sort();
+  }
+  return behaviourDiffers(a, b);
+}
+
+/** The cases whose status or observed outcome differ: what `memseal diff` lists. */
+function behaviourDiffers(a: Report, b: Report): string[] {
+  const inB = new Map(b.entries.map((e) => [e.id, e]));
+  return a.entries
+    .filter((e) => {
+      const o = inB.get(e.id);
+      return o === undefined || o.status !== e.status || canonical(o.observed) !== canonical(e.observed);
+    })
+    .map((e) => e.id)
+    .sort();
+}
+
+/**
+ * Cases whose observation depends on the machine rather than the kernel
+ * version: which huge page sizes the (virtual) CPU offers.
+ */
+const MACHINE_DEPENDENT = new Set(['hugetlb.flags.offered-sizes']);
+
+/**
+ * Why a case differs between two conform reports: a different version range
+ * applies, one side skipped it for a requirement (a feature the older kernel
+ * lacks or has switched off), or it observes the machine.
+ */
+function explainDifference(id: string, a: Report, b: Report): string | undefined {
+  const [ea, eb] = [a.entries.find((e) => e.id === id), b.entries.find((e) => e.id === id)];
+  const range = (r: Report): string => String((r.raw.cases as { id: string; range?: unknown }[]).find((c) => c.id === id)?.range ?? '');
+  if (ea === undefined || eb === undefined) return 'in one report only';
+  if (range(a) !== range(b) || canonical(ea.expected) !== canonical(eb.expected)) return 'a different version range applies';
+  if (ea.status === 'skip' || eb.status === 'skip') return 'skipped on one side for a requirement';
+  if (MACHINE_DEPENDENT.has(id)) return 'depends on the machine';
+  return undefined;
+}
+
+describe("memseal vm on Debian's 6.1 cloud kernel", () => {
+  itVm(
+    'boots it as it is: 0 fail; MFD_EXEC, MFD_NOEXEC_SEAL, F_SEAL_EXEC and mseal unsupported; memfd_secret off',
+    async () => {
+      const { run, suite, probe } = await bootVariant('plain', '');
+      expect(run.release).toMatch(/^6\.1\./);
+      expect(suite.facts.kernel).toBe(run.release);
+      expect(hasFailures(suite)).toBe(false);
+      for (const f of NEWER_THAN_61) expect(probe.features[f].status, f).toBe('unsupported');
+      // The kernel has secretmem but 5.14-6.4 leave it off without the boot flag.
+      expect(probe.features.memfd_secret.status).toBe('disabled');
+      expect(probe.features.memfd_secret.errno).toBe('ENOSYS');
+      expect(probe.features.memfd_create.status).toBe('supported');
+      expect(probe.memfdNoexec).toBeNull();
+    },
+    BOOT_LIMIT_S * 2_000,
+  );
+
+  itVm(
+    'boots it with secretmem.enable=1: memfd_secret works, the rest as before, 0 fail',
+    async () => {
+      const { run, suite, probe } = await bootVariant('secretmem', 'secretmem.enable=1');
+      expect(run.release).toMatch(/^6\.1\./);
+      expect(hasFailures(suite)).toBe(false);
+      expect(probe.features.memfd_secret.status).toBe('supported');
+      for (const f of NEWER_THAN_61) expect(probe.features[f].status, f).toBe('unsupported');
+    },
+    BOOT_LIMIT_S * 2_000,
+  );
+
+  itVm('renders a matrix of the host report and both 6.1 reports', () => {
+    const [plain, secret] = [boots.plain, boots.secretmem];
+    expect(plain && secret, 'both boots ran').toBeTruthy();
+    const r = memseal(['vm', '--host', '--report', plain!.file, '--report', secret!.file, '--', ...SUITE]);
+    expect(r.stderr).not.toMatch(/memseal vm: .*(error|failed)/i);
+    expect(r.status).toBe(0);
+    const host = readReport(JSON.parse(memseal(SUITE).stdout));
+    const lines = r.stdout.split('\n');
+    expect(lines.find((l) => l.startsWith('[1] '))).toContain(`${host.facts.kernel} (host)`);
+    expect(lines.find((l) => l.startsWith('[2] '))).toContain(`${plain!.run.release} (VM, ${plain!.run.accel.toUpperCase()}`);
+    expect(lines.find((l) => l.startsWith('[3] '))).toContain(`${secret!.run.release} secretmem.enable=1 (VM,`);
+    // One row per case, three status columns; `*` where the status differs.
+    const starred: string[] = [];
+    for (const e of host.entries) {
+      const row = lines.find((l) => l.slice(3).startsWith(`${e.id} `));
+      expect(row, e.id).toBeDefined();
+      const cells = row!.slice(3).trim().split(/\s+/);
+      expect(cells).toEqual([e.id, e.status, plain!.suite.entries.find((x) => x.id === e.id)!.status, secret!.suite.entries.find((x) => x.id === e.id)!.status]);
+      if (row!.startsWith('*')) starred.push(e.id);
+    }
+    const differing = new Set([...versionDependent(host, plain!.suite, { a: true, b: false }), ...versionDependent(plain!.suite, secret!.suite, { a: false, b: true })]);
+    for (const id of starred) expect(differing, `${id} is starred`).toContain(id);
+    if (host.kind === 'probe') expect(starred.sort()).toEqual([...differing].sort());
+  }, CLI_TEST_MS);
+
+  itVm('memseal diff shows exactly the version-dependent cases', () => {
+    const [plain, secret] = [boots.plain, boots.secretmem];
+    expect(plain && secret, 'both boots ran').toBeTruthy();
+    const hostFile = join(work, 'host.json');
+    const hostRun = memseal(SUITE);
+    expect(hostRun.status).toBe(0);
+    writeFileSync(hostFile, hostRun.stdout);
+    const host = readReport(JSON.parse(hostRun.stdout));
+
+    const d1 = memseal(['diff', '--json', hostFile, plain!.file]);
+    expect(d1.status).toBe(1); // they differ
+    const ids1 = (JSON.parse(d1.stdout) as { differ: { id: string }[] }).differ.map((e) => e.id).sort();
+    expect(ids1).toEqual(versionDependent(host, plain!.suite, { a: true, b: false }));
+    expect(ids1.length).toBeGreaterThan(0);
+    if (host.kind !== 'probe') {
+      // Every difference has a reason, and a case the two kernels answer alike
+      // is not listed even where its expectation names a version range
+      // (Debian's 6.1 carries the 6.7 F_SEAL_WRITE change as a backport).
+      for (const id of ids1) expect(explainDifference(id, host, plain!.suite), id).toBeDefined();
+      expect(ids1).not.toContain('seals.write.read-only-shared-mmap');
+      for (const id of ['mseal.syscall.available', 'memfd.flags.noexec-seal', 'secret.flags.cloexec']) expect(ids1).toContain(id);
+    }
+    console.log(`[diff] host ${host.facts.kernel} vs ${plain!.run.release}: ${ids1.join(', ')}`);
+
+    const d2 = memseal(['diff', '--json', plain!.file, secret!.file]);
+    expect(d2.status).toBe(1);
+    const ids2 = (JSON.parse(d2.stdout) as { differ: { id: string }[] }).differ.map((e) => e.id).sort();
+    expect(ids2).toEqual(versionDependent(plain!.suite, secret!.suite, { a: false, b: true }));
+    if (host.kind === 'probe') expect(ids2).toEqual(['memfd_secret']);
+    else for (const id of ids2) expect(id).toMatch(/secret/);
+
+    // Human-readable: the same rows, and a kernel fact that differs.
+    const text = memseal(['diff', hostFile, plain!.file]);
+    expect(text.stdout).toMatch(new RegExp(`kernel\\s+${host.facts.kernel.replace(/[.+]/g, '\\$&')}\\s+${plain!.run.release.replace(/[.+]/g, '\\$&')}`));
+    for (const id of ids1) expect(text.stdout).toMatch(new RegExp(`^${id}\\s`, 'm'));
+    expect(text.stdout).toContain(`${ids1.length} ${host.kind === 'probe' ? 'features' : 'cases'} differ`);
+  }, CLI_TEST_MS);
+
+  itVm('a kernel panic is an error that quotes the panic and the console', () => {
+    // With an initramfs the kernel runs rdinit; a missing one leaves it
+    // looking for a root device it does not have, and it panics.
+    const r = memseal(['vm', '--quiet', '--kernel', kernel.path!, '--append', 'rdinit=/nonexistent', '--timeout', String(BOOT_LIMIT_S)]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/the guest kernel panicked: Kernel panic - not syncing: /);
+    expect(r.stderr).toMatch(/--- the console's last \d+ lines ---/);
+    expect(r.stderr).toMatch(/rdinit=\/nonexistent|Unable to mount root fs|No working init/);
+  }, CLI_TEST_MS);
+
+  itVm('too little memory for the initramfs is named as such, not only as a panic', () => {
+    const r = memseal(['vm', '--quiet', '--kernel', kernel.path!, '--memory', '256', '--timeout', String(BOOT_LIMIT_S)]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the guest kernel panicked after it could not unpack the initramfs \(Initramfs unpacking failed: write error: it does not fit in 256 MiB; raise --memory\): Kernel panic/);
+  }, CLI_TEST_MS);
+
+  itVm('a guest that does not finish in time is killed, and the error says so', () => {
+    const r = memseal(['vm', '--quiet', '--kernel', kernel.path!, '--timeout', '2']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/did not finish within 2 s \(init never started; (TCG|KVM)\); qemu was killed/);
+    expect(r.stderr).toMatch(/raise --timeout/);
+  }, CLI_TEST_MS);
+});
+
+describe('memseal vm errors that need no boot', () => {
+  it('a missing kernel image is named', () => {
+    const r = memseal(['vm', '--quiet', '--kernel', join(work, 'no-such-vmlinuz')], { MEMSEAL_VM_ACCEL: 'tcg' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/kernel image .*no-such-vmlinuz does not exist \(scripts\/fetch-kernel\.mjs fetches/);
+  });
+
+  itIf(hasBusybox(), 'busybox is missing (apt-get install busybox-static)')('a missing qemu names the package to install', () => {
+    // Any existing file will do as the kernel: qemu is looked for first.
+    const r = memseal(['vm', '--quiet', '--kernel', process.execPath], { MEMSEAL_VM_ACCEL: 'tcg', MEMSEAL_QEMU: join(work, 'no-such-qemu') });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/qemu-system-x86_64 not found: install it \(Debian\/Ubuntu: apt-get install qemu-system-x86/);
+  });
+
+  it('usage errors exit 2', () => {
+    expect(memseal(['vm']).status).toBe(2);
+    expect(memseal(['vm', '--kernel', 'a', '--kernel', 'b', '--append', 'x', '--append', 'y', '--append', 'z']).stderr).toMatch(/once per --kernel/);
+    expect(memseal(['vm', '--kernel', 'a', '--memory', 'lots']).stderr).toMatch(/--memory must be a number/);
+    expect(memseal(['vm', '--kernel', 'a', '--accel', 'hvf']).stderr).toMatch(/--accel is auto, kvm or tcg/);
+    expect(memseal(['vm', '--kernel', 'a', '--append', 'x -- y']).stderr).toMatch(/must not contain '--'/);
+  });
+});
