@@ -111,7 +111,12 @@ export type MemsealErrorCode =
   | 'ERR_MEMSEAL_UNSUPPORTED_PLATFORM'
   | 'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS'
   | 'ERR_MEMSEAL_DISPOSED'
-  | 'ERR_MEMSEAL_CANARY';
+  | 'ERR_MEMSEAL_CANARY'
+  | 'ERR_MEMSEAL_NOT_REGULAR_FILE'
+  | 'ERR_MEMSEAL_EMPTY_SOURCE'
+  | 'ERR_MEMSEAL_NOT_EXECUTABLE'
+  | 'ERR_MEMSEAL_SOURCE_CHANGED'
+  | 'ERR_MEMSEAL_SCRIPT';
 
 /** A misuse memseal detects itself, with a stable `code`. */
 export class MemsealError extends Error {

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { binding, type RawCopyResult } from './binding.js';
 import { constants } from './constants.js';
-import { MemsealError, SyscallError, UnsupportedError } from './errors.js';
+import { MemsealError, SyscallError, UnsupportedError, type MemsealErrorCode } from './errors.js';
 import { kernelAtLeast, memfdNoexecSysctl, seccompMode } from './kernel.js';
 import { Memfd } from './memfd.js';
 import { sealMask, type SealName } from './seals.js';
@@ -106,19 +106,16 @@ export class ExecRefusedError extends SyscallError {
 Object.defineProperty(ExecRefusedError.prototype, 'name', { value: 'ExecRefusedError', enumerable: false, configurable: true, writable: true });
 
 /** Codes of {@link ExecError}. */
-export type ExecErrorCode =
-  | 'ERR_MEMSEAL_NOT_REGULAR_FILE'
-  | 'ERR_MEMSEAL_EMPTY_SOURCE'
-  | 'ERR_MEMSEAL_NOT_EXECUTABLE'
-  | 'ERR_MEMSEAL_SOURCE_CHANGED'
-  | 'ERR_MEMSEAL_SCRIPT';
+export type ExecErrorCode = Extract<
+  MemsealErrorCode,
+  'ERR_MEMSEAL_NOT_REGULAR_FILE' | 'ERR_MEMSEAL_EMPTY_SOURCE' | 'ERR_MEMSEAL_NOT_EXECUTABLE' | 'ERR_MEMSEAL_SOURCE_CHANGED' | 'ERR_MEMSEAL_SCRIPT'
+>;
 
-/** A source or clone that cannot be run, found before any exec. */
-export class ExecError extends Error {
-  readonly code: ExecErrorCode;
+/** A source or clone that cannot be run, found before any exec: a MemsealError with one of the exec codes. */
+export class ExecError extends MemsealError {
+  declare readonly code: ExecErrorCode;
   constructor(code: ExecErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }
 Object.defineProperty(ExecError.prototype, 'name', { value: 'ExecError', enumerable: false, configurable: true, writable: true });

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { MemsealError, SyscallError, UnsupportedError, isErrno } from '../lib/index.js';
+import { ExecError, MemsealError, SyscallError, UnsupportedError, isErrno } from '../lib/index.js';
 import { explainUnavailable } from '../lib/features.js';
 import { kernelRelease } from '../lib/kernel.js';
 
@@ -70,6 +70,15 @@ describe('explainUnavailable', () => {
     const err = explainUnavailable(new SyscallError('memfd_secret', -38), 'memfd_secret') as UnsupportedError;
     expect(err).toBeInstanceOf(UnsupportedError);
     expect(['disabled', 'blocked', 'kernel']).toContain(err.reason);
+  });
+});
+
+describe('ExecError', () => {
+  it('is a MemsealError with an exec code', () => {
+    const err = new ExecError('ERR_MEMSEAL_EMPTY_SOURCE', 'empty');
+    expect(err).toBeInstanceOf(MemsealError);
+    expect(err.name).toBe('ExecError');
+    expect(err.code).toBe('ERR_MEMSEAL_EMPTY_SOURCE');
   });
 });
 
