@@ -7,7 +7,10 @@ const { Mapping, Memfd } = memseal();
 const { binding } = require(join(root, 'dist', 'binding.js'));
 const { constants } = require(join(root, 'dist', 'constants.js'));
 const raw = binding();
-const c = compileC('core');
+const c = compileC('core', ['-lpthread']);
+// Node runs several threads; the same C loop with a few idle threads shows
+// what a multi-threaded process pays for the same syscalls (TLB shootdowns).
+const THREADS = '4';
 const N = 20_000;
 const TARGET = 1.15;
 
@@ -71,6 +74,14 @@ cases.push({
     }, N),
   c: () => timeC(c, ['memfd', String(N)]),
 });
+
+for (const [name, op, n, js] of [
+  ['mprotect r/rw toggle, C with 4 idle threads (reference)', 'mprotect', N, cases[2].js],
+  ['mmap+mseal of a fresh page, C with 4 idle threads (reference)', 'mseal', 2000, cases[3].js],
+  ['memfd_create+close, C with 4 idle threads (reference)', 'memfd', N, cases[0].js],
+]) {
+  cases.push({ name, info: true, js, c: () => timeC(c, [op, String(n), THREADS]) });
+}
 
 const rows = [];
 for (const k of cases) {

@@ -2,6 +2,7 @@
 // JS side, timed the same way (median of rounds, ns per operation).
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,9 +77,24 @@ static double measure(op_fn fn, long n) {
   return r[ROUNDS / 2];
 }
 
+// A thread that wakes now and then, as Node's (the libuv pool, V8's platform
+// threads) do: with one, the process's memory map is live on more than one
+// CPU, and lowering a page's protection must flush the other CPUs' TLBs.
+static void* idle_thread(void* arg) {
+  (void)arg;
+  struct timespec t = {0, 1000000};
+  for (;;) nanosleep(&t, NULL);
+  return NULL;
+}
+
 int main(int argc, char** argv) {
   const char* which = argc > 1 ? argv[1] : "";
   long n = argc > 2 ? atol(argv[2]) : 20000;
+  int threads = argc > 3 ? atoi(argv[3]) : 0;
+  for (int i = 0; i < threads; i++) {
+    pthread_t t;
+    pthread_create(&t, NULL, idle_thread, NULL);
+  }
   seal_fd = (int)syscall(SYS_memfd_create, "bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   // The toggled page sits between PROT_NONE pages so that no neighbour can
   // merge with it: each mprotect changes exactly one VMA.
