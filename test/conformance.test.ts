@@ -9,14 +9,15 @@
  * no seccomp filter), fails instead. A skip for something the machine
  * visibly has (by the independent probe in helpers/caps.ts) always fails.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gatherEnv } from '../lib/conformance/env.js';
 import { CATALOG } from '../lib/conformance/index.js';
 import { expectedText } from '../lib/conformance/report.js';
-import { finish, planCases, runChildren, runInline, type PlannedCase } from '../lib/conformance/run.js';
+import { finish, planCases, runChildren, runConformance, runInline, type PlannedCase } from '../lib/conformance/run.js';
 import { FAMILIES, type Requirement } from '../lib/conformance/types.js';
 import type { IsolatedOutcome } from '../lib/conformance/isolate.js';
-import { caps, requireAll } from './helpers/caps.js';
+import { caps, itIf, requireAll } from './helpers/caps.js';
 
 /** What CI (root, Linux 6.18, no container) has; a skip for one of these fails under MEMSEAL_REQUIRE_ALL=1. */
 const CI_HAS: ReadonlySet<Requirement> = new Set<Requirement>(['root', 'pidns', 'secretmem', 'mseal', 'hugetlb', 'secondProcess', 'ptrace', 'x86_64', 'sh', 'devShm']);
@@ -87,3 +88,33 @@ for (const family of FAMILIES) {
     }
   });
 }
+
+/**
+ * The cases that need free huge pages, which this machine has none of until
+ * some are reserved: as root, reserve a few (vm.nr_hugepages, as LTP's
+ * hugetlb tests do), run those cases for real, and give the pages back.
+ */
+describe('with huge pages reserved for the run', () => {
+  const NEEDS = planned.filter((p) => (p.case.requires ?? []).includes('hugepages')).map((p) => p.case.id);
+  const NR = '/proc/sys/vm/nr_hugepages';
+  const freePages = (): number => Number(/^HugePages_Free:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
+
+  itIf(caps.root && caps.hugetlb && existsSync(NR), 'root and hugetlbfs, to reserve huge pages through vm.nr_hugepages')(
+    `${NEEDS.join(', ')} pass once pages are free`,
+    async () => {
+      expect(NEEDS.length).toBeGreaterThan(0);
+      const before = Number(readFileSync(NR, 'utf8'));
+      writeFileSync(NR, String(before + 4));
+      try {
+        expect(freePages(), 'the kernel reserved the huge pages asked for').toBeGreaterThanOrEqual(1);
+        const report = await runConformance({ filter: NEEDS.join(','), concurrency: 1 });
+        expect(report.cases.map((c) => `${c.id}: ${c.status} ${c.observed ?? c.reason ?? ''}`)).toEqual(
+          report.cases.map((c) => `${c.id}: pass ${c.observed ?? ''}`),
+        );
+        expect(report.cases.map((c) => c.id).sort()).toEqual([...NEEDS].sort());
+      } finally {
+        writeFileSync(NR, String(before));
+      }
+    },
+  );
+});
