@@ -12,35 +12,16 @@
 // Prints one JSON line (see bench/run.mjs). Needs `npm run build` first.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { chmodSync, closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { compileC, median, memseal } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
-const require = createRequire(import.meta.url);
-const { cloneExecutable, cloneExecutableSync, spawnSealed } = require(join(root, 'dist', 'index.js'));
+const { cloneExecutable, cloneExecutableSync, spawnSealed } = memseal();
 
 const SIZE = 100 * 1000 * 1000;
 const log = (msg) => process.stderr.write(`  exec.bench: ${msg}\n`);
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function compileC(name) {
-  const src = join(here, 'c', `${name}.c`);
-  const out = join(here, '.build', name);
-  mkdirSync(dirname(out), { recursive: true });
-  let fresh = false;
-  try {
-    fresh = statSync(out).mtimeMs > statSync(src).mtimeMs;
-  } catch {
-    fresh = false;
-  }
-  if (!fresh) execFileSync('cc', ['-O2', '-Wall', '-pthread', '-o', out, src]);
-  return out;
-}
 
 const work = mkdtempSync(join(tmpdir(), 'memseal-bench-exec-'));
 const big = join(work, 'big.bin');
@@ -56,7 +37,7 @@ const big = join(work, 'big.bin');
 const rows = [];
 try {
   // 1. Clone throughput, alternating C and JS rounds.
-  const c = compileC('exec');
+  const c = compileC('exec', ['-pthread']);
   const PER_ROUND = 5;
   const jsRounds = [];
   const cRounds = [];
