@@ -24,12 +24,14 @@ import { randomBytes } from 'node:crypto';
 import { type RawRegion } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
 import { MemsealError } from './errors.js';
-import { explainUnavailable } from './features.js';
-import { explainSealed, protFor, type Access } from './mapping.js';
+import { type Access } from './mapping.js';
 import {
   accessOf,
   mapSecretRegion,
   MAX_SECRET_SIZE,
+  protectRegion,
+  sealRegion,
+  withRegionAccess,
   SecretBuffer,
   sourceBytes,
   type SecretBacking,
@@ -162,33 +164,15 @@ class Arena implements SecretHome {
   }
 
   protect(access: Access): void {
-    try {
-      this.region.protect(protFor(access));
-    } catch (err) {
-      throw explainSealed(err, this.region.sealed);
-    }
+    protectRegion(this.region, access);
   }
 
   withAccess<T>(access: 'r' | 'rw', fn: () => T): T {
-    const before = this.region.prot;
-    const now = accessOf(before);
-    if (now === 'rw' || now === access || this.region.sealed) return fn();
-    this.protect(access);
-    try {
-      return fn();
-    } finally {
-      if (!this.dead) this.region.protect(before);
-    }
+    return withRegionAccess(this.region, access, () => this.dead, fn);
   }
 
   seal(access: 'r' | 'rw'): void {
-    if (this.region.sealed) return;
-    this.protect(access);
-    try {
-      this.region.seal();
-    } catch (err) {
-      throw explainUnavailable(err, 'mseal');
-    }
+    if (!sealRegion(this.region, access)) return;
     // A read-only sealed arena cannot wipe a freed slot for reuse.
     if (access !== 'rw') this.#leaveOpen();
   }

@@ -136,6 +136,42 @@ function allows(current: Access, wanted: 'r' | 'rw'): boolean {
   return current === 'rw' || (current === 'r' && wanted === 'r');
 }
 
+/** @internal mprotect of a secret's region, with the mseal hint on EPERM. */
+export function protectRegion(region: RawRegion, access: Access): void {
+  try {
+    region.protect(protFor(access));
+  } catch (err) {
+    throw explainSealed(err, region.sealed);
+  }
+}
+
+/**
+ * @internal Runs `fn` with at least `access` on the region, and puts the
+ * protection back afterwards unless the home was released meanwhile.
+ */
+export function withRegionAccess<T>(region: RawRegion, access: 'r' | 'rw', released: () => boolean, fn: () => T): T {
+  const before = region.prot;
+  if (allows(accessOf(before), access) || region.sealed) return fn();
+  protectRegion(region, access);
+  try {
+    return fn();
+  } finally {
+    if (!released()) region.protect(before);
+  }
+}
+
+/** @internal The final protection, then mseal; false when it was sealed already. */
+export function sealRegion(region: RawRegion, access: 'r' | 'rw'): boolean {
+  if (region.sealed) return false;
+  protectRegion(region, access);
+  try {
+    region.seal();
+  } catch (err) {
+    throw explainUnavailable(err, 'mseal');
+  }
+  return true;
+}
+
 function roundUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
@@ -264,34 +300,17 @@ class OwnHome implements SecretHome {
   }
 
   protect(access: Access): void {
-    try {
-      this.region.protect(protFor(access));
-    } catch (err) {
-      throw explainSealed(err, this.region.sealed);
-    }
+    protectRegion(this.region, access);
   }
 
   withAccess<T>(access: 'r' | 'rw', fn: () => T): T {
-    const before = this.region.prot;
-    if (allows(accessOf(before), access) || this.region.sealed) return fn();
-    this.protect(access);
-    try {
-      return fn();
-    } finally {
-      if (!this.#released) this.region.protect(before);
-    }
+    return withRegionAccess(this.region, access, () => this.#released, fn);
   }
 
   seal(access: 'r' | 'rw'): void {
-    if (this.region.sealed) return;
     // MADV_DONTFORK (secretmem) or MADV_DONTDUMP + MADV_WIPEONFORK (mlock)
     // were applied when the memory was mapped; now the protection, then mseal.
-    this.protect(access);
-    try {
-      this.region.seal();
-    } catch (err) {
-      throw explainUnavailable(err, 'mseal');
-    }
+    if (!sealRegion(this.region, access)) return;
     counters.sealed++;
     counters.sealedBytes += this.region.mappedLength;
   }
