@@ -100,17 +100,27 @@ void CheckRegular(const Napi::CallbackInfo& info, int fd, const char* usage) {
   if (rc == 0) Usage(info, usage);
 }
 
+struct CopyArgs {
+  int in;
+  int out;
+  uint64_t limit;
+};
+
+// (fdIn, fdOut, limit), both descriptors open regular files.
+CopyArgs ArgCopy(const Napi::CallbackInfo& info, const char* usage) {
+  ArgCount(info, 3, usage);
+  const CopyArgs a = {ArgFd(info, 0, usage), ArgFd(info, 1, usage), ArgU64(info, 2, usage)};
+  CheckRegular(info, a.in, usage);
+  CheckRegular(info, a.out, usage);
+  return a;
+}
+
 // copyFd(fdIn, fdOut, limit): { copied, method }, on this thread.
 Napi::Value CopyFd(const Napi::CallbackInfo& info) {
   static const char* usage = "copyFd(fdIn: number, fdOut: number, limit: number) on regular files";
-  ArgCount(info, 3, usage);
-  const int in = ArgFd(info, 0, usage);
-  const int out = ArgFd(info, 1, usage);
-  const uint64_t limit = ArgU64(info, 2, usage);
-  CheckRegular(info, in, usage);
-  CheckRegular(info, out, usage);
+  const CopyArgs a = ArgCopy(info, usage);
   CopyProgress p;
-  const int rc = CopyLoop(in, out, limit, &p);
+  const int rc = CopyLoop(a.in, a.out, a.limit, &p);
   if (rc < 0) throw SyscallError(info.Env(), rc, p.syscall);
   return CopyResult(info.Env(), p);
 }
@@ -160,20 +170,15 @@ class CopyWorker : public Napi::AsyncWorker {
 Napi::Value CopyFdAsync(const Napi::CallbackInfo& info) {
   static const char* usage =
       "copyFdAsync(fdIn: number, fdOut: number, limit: number) on regular files";
-  ArgCount(info, 3, usage);
-  const int in = ArgFd(info, 0, usage);
-  const int out = ArgFd(info, 1, usage);
-  const uint64_t limit = ArgU64(info, 2, usage);
-  CheckRegular(info, in, usage);
-  CheckRegular(info, out, usage);
-  const int in_dup = DupCloexecShim(in);
+  const CopyArgs a = ArgCopy(info, usage);
+  const int in_dup = DupCloexecShim(a.in);
   if (in_dup < 0) throw SyscallError(info.Env(), in_dup, "fcntl");
-  const int out_dup = DupCloexecShim(out);
+  const int out_dup = DupCloexecShim(a.out);
   if (out_dup < 0) {
     CloseShim(in_dup);
     throw SyscallError(info.Env(), out_dup, "fcntl");
   }
-  CopyWorker* worker = new CopyWorker(info.Env(), in_dup, out_dup, limit);
+  CopyWorker* worker = new CopyWorker(info.Env(), in_dup, out_dup, a.limit);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
