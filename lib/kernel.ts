@@ -3,7 +3,8 @@
  * version, and whether a seccomp filter sits in front of it.
  */
 import { readFileSync } from 'node:fs';
-import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
+import { release, version } from 'node:os';
 
 /** A kernel version as [major, minor, patch]. */
 export type KernelVersion = readonly [number, number, number];
@@ -25,9 +26,29 @@ export function kernelRelease(): string {
   return release();
 }
 
-/** The running kernel's version. */
+/**
+ * The upstream version a distribution names in `uname -v` when its release
+ * string hides the patch level: Debian's 6.1 kernels call themselves
+ * "6.1.0-57-cloud-amd64" and say "Debian 6.1.192-3 (2026-11-26)" in their
+ * version string. Undefined when the version string names none, or one of
+ * another series than `rel`.
+ */
+export function distributionVersion(rel: string, ver: string): KernelVersion | undefined {
+  const m = /\bDebian (\d+)\.(\d+)\.(\d+)/.exec(ver);
+  if (!m) return undefined;
+  const named: KernelVersion = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const own = parseKernelVersion(rel);
+  return named[0] === own[0] && named[1] === own[1] && named[2] >= own[2] ? named : undefined;
+}
+
+/**
+ * The running kernel's version: the release string's, or, where a
+ * distribution keeps the patch level out of the release (Debian 6.1), the
+ * one its version string names. Stable fixes are dated by patch level, so
+ * ranges such as ">= 6.1.191" need it.
+ */
 export function kernelVersion(): KernelVersion {
-  return parseKernelVersion(kernelRelease());
+  return distributionVersion(kernelRelease(), version()) ?? parseKernelVersion(kernelRelease());
 }
 
 /** True when the running kernel is at least `since` ("6.10"). */
@@ -65,4 +86,47 @@ export function readSmallFile(path: string): string | undefined {
 export function memfdNoexecSysctl(): number | undefined {
   const v = readSmallFile('/proc/sys/vm/memfd_noexec');
   return v === undefined ? undefined : Number(v);
+}
+
+/** The running kernel's build configuration, and the file it was read from. */
+export interface KernelConfig {
+  source: string;
+  /** CONFIG_NAME -> its value ("y", "m", a number or a quoted string); options set to "n" are absent. */
+  options: ReadonlyMap<string, string>;
+}
+
+/** Parses a kernel .config: `CONFIG_X=value` lines; "# CONFIG_X is not set" and comments are skipped. */
+export function parseKernelConfig(text: string): Map<string, string> {
+  const options = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line);
+    if (m) options.set(m[1]!, m[2]!);
+  }
+  return options;
+}
+
+/**
+ * Where a kernel's configuration can be read, in order: /proc/config.gz
+ * (CONFIG_IKCONFIG_PROC), then the copies distributions install beside the
+ * image (/boot/config-RELEASE; Debian's 7.x packages put it in
+ * /usr/lib/modules/RELEASE/config). The memseal VM guest has the booted
+ * image's config at /boot/config-RELEASE.
+ */
+export function kernelConfigPaths(rel: string = kernelRelease()): string[] {
+  return ['/proc/config.gz', `/boot/config-${rel}`, `/usr/lib/modules/${rel}/config`, `/lib/modules/${rel}/config`];
+}
+
+/** The running kernel's configuration, or undefined when none of kernelConfigPaths() can be read. */
+export function kernelConfig(paths: readonly string[] = kernelConfigPaths()): KernelConfig | undefined {
+  for (const path of paths) {
+    try {
+      const raw = readFileSync(path);
+      const text = path.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+      const options = parseKernelConfig(text);
+      if (options.size > 0) return { source: path, options };
+    } catch {
+      // not there, or not readable: try the next
+    }
+  }
+  return undefined;
 }
