@@ -32,6 +32,8 @@ export interface RawRegion {
   protect(prot: number): void;
   advise(advice: number): void;
   lock(): void;
+  /** Faults every mapped page in from the kernel side; the bytes backed (short when the kernel refused a page, where a touch would raise SIGBUS). */
+  populate(): number;
   seal(): void;
   wipe(offset?: number, length?: number): boolean;
   /** Constant-time equality of `length` bytes here and in `other`. */

@@ -136,6 +136,12 @@ export interface MemlockLimitErrorOptions {
   limit: number;
   /** Bytes this process had locked (VmLck) when the call failed; -1 if unknown. */
   locked: number;
+  /**
+   * The kernel refused a page of secret memory when it was first faulted in:
+   * it charges secret memory page by page to the user's locked memory (all
+   * of the user's processes together), for root too.
+   */
+  perPage?: boolean;
   cause?: unknown;
 }
 
@@ -156,8 +162,12 @@ export class MemlockLimitError extends SyscallError {
   constructor(syscall: string, errno: number, options: MemlockLimitErrorOptions) {
     const kib = (n: number): string => (n < 0 ? 'unknown' : `${n} bytes`);
     const limitText = options.limit < 0 ? 'unlimited' : `${options.limit} bytes (ulimit -l ${Math.floor(options.limit / 1024)})`;
+    const message =
+      options.perPage === true
+        ? `${errnoName(errno)}: ${syscall}: the kernel refused to back ${options.requested} bytes of secret memory: it charges secret memory page by page to the locked memory of this user (every process of the user, root included), and RLIMIT_MEMLOCK is ${limitText}`
+        : `${errnoName(errno)}: ${syscall} cannot lock ${options.requested} more bytes: RLIMIT_MEMLOCK is ${limitText} and this process has ${kib(options.locked)} locked`;
     super(syscall, errno, {
-      message: `${errnoName(errno)}: ${syscall} cannot lock ${options.requested} more bytes: RLIMIT_MEMLOCK is ${limitText} and this process has ${kib(options.locked)} locked`,
+      message,
       hint: 'dispose secrets no longer needed, pack small secrets in a SecretPool, or raise the limit: `ulimit -l <KiB>` in the shell, LimitMEMLOCK= for a systemd service, `--ulimit memlock=<bytes>` for docker run',
       cause: options.cause,
     });

@@ -18,6 +18,7 @@
  * Many small secrets are cheaper in a {@link SecretPool} (lib/pool.ts),
  * whose secrets are SecretBuffers too.
  */
+import { constants as osConstants } from 'node:os';
 import { binding, type RawRegion } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
 import { MemlockLimitError, MemsealError, SyscallError, UnsupportedError } from './errors.js';
@@ -196,6 +197,27 @@ function explainMemlock(err: unknown, requested: number): unknown {
   return new MemlockLimitError(err.syscall, err.errno, { requested, limit: soft, locked, cause: err });
 }
 
+/**
+ * Faults every page of a new secret mapping in before anyone touches it.
+ * Kernels with the CVE-2026-93243 fix ("mm/secretmem: properly account
+ * locked pages": 6.1.191, 6.12.113, 7.2 and later) no longer check
+ * RLIMIT_MEMLOCK at mmap, for root too: they charge each page when it is
+ * first faulted in, and a first touch past the limit is SIGBUS, which would
+ * kill the process. Faulting the pages in from the kernel side turns that
+ * into a short count here, and a MemlockLimitError.
+ */
+function populateSecret(region: RawRegion): void {
+  const backed = region.populate();
+  if (backed >= region.mappedLength) return;
+  const [soft] = binding().getrlimit(binding().rlimits.RLIMIT_MEMLOCK);
+  throw new MemlockLimitError('memfd_secret', -osConstants.errno.EFAULT, {
+    requested: region.mappedLength,
+    limit: soft,
+    locked: -1,
+    perPage: true,
+  });
+}
+
 function mapSecretmem(length: number): RawRegion {
   const raw = binding();
   const fd = raw.memfdSecret(constants.O_CLOEXEC);
@@ -208,9 +230,10 @@ function mapSecretmem(length: number): RawRegion {
     } catch (err) {
       throw explainMemlock(err, mapped);
     }
-    // A forked child gets no mapping at all (secret memory is shared, so
-    // MADV_WIPEONFORK does not apply to it).
     try {
+      populateSecret(region);
+      // A forked child gets no mapping at all (secret memory is shared, so
+      // MADV_WIPEONFORK does not apply to it).
       region.advise(constants.MADV_DONTFORK);
     } catch (err) {
       region.unmap();

@@ -10,9 +10,11 @@
 // memory if asked to and unmaps it, so GC never frees memory a view can still
 // reach, and nothing is unmapped twice.
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <vector>
@@ -70,6 +72,38 @@ int MsealShim(uintptr_t addr, size_t len) {
 }
 
 // Reserves [guard | length | guard] and maps the middle as asked.
+// Faults [data, data + length) in from the kernel side, by reading zeros
+// into it (/dev/zero, else a sparse memfd): a page the kernel refuses to back
+// ends the read short instead of raising SIGBUS, as a first touch from user
+// space would. Secret memory needs this on kernels with the CVE-2026-93243
+// fix, which charge each page to RLIMIT_MEMLOCK when it is first faulted in.
+// Returns the bytes faulted in, or -errno when no source could be opened.
+ssize_t PopulateShim(uintptr_t data, size_t length) {
+  bool sparse = false;
+  int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    fd = static_cast<int>(syscall(SYS_memfd_create, "memseal-populate", MFD_CLOEXEC));
+    if (fd < 0) return -errno;
+    sparse = true;
+    if (ftruncate(fd, static_cast<off_t>(length)) < 0) {
+      const int err = errno;
+      close(fd);
+      return -err;
+    }
+  }
+  size_t done = 0;
+  while (done < length) {
+    void* at = reinterpret_cast<void*>(data + done);
+    const ssize_t n = sparse ? pread(fd, at, length - done, static_cast<off_t>(done))
+                             : read(fd, at, length - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EFAULT: the kernel would not back the next page
+    done += static_cast<size_t>(n);
+  }
+  close(fd);
+  return static_cast<ssize_t>(done);
+}
+
 int MapShim(State* s, int prot, int flags, int fd, off_t offset, size_t guard) {
   int extra = guard > 0 ? MAP_FIXED : 0;
   void* base = nullptr;
@@ -147,6 +181,7 @@ class Region : public Napi::ObjectWrap<Region> {
                            InstanceMethod<&Region::Protect>("protect"),
                            InstanceMethod<&Region::Advise>("advise"),
                            InstanceMethod<&Region::Lock>("lock"),
+                           InstanceMethod<&Region::Populate>("populate"),
                            InstanceMethod<&Region::Seal>("seal"),
                            InstanceMethod<&Region::Wipe>("wipe"),
                            InstanceMethod<&Region::Compare>("compare"),
@@ -332,6 +367,19 @@ class Region : public Napi::ObjectWrap<Region> {
       throw SyscallError(info.Env(), errno, "mlock");
     }
     return info.Env().Undefined();
+  }
+
+  // populate(): faults the mapped pages in without risking SIGBUS; returns
+  // how many bytes the kernel backed (short when it refused a page).
+  Napi::Value Populate(const Napi::CallbackInfo& info) {
+    CheckMapped(info.Env());
+    if ((state_->prot & PROT_WRITE) == 0) {
+      throw CodedError(info.Env(), "ERR_MEMSEAL_NO_ACCESS",
+                       "The region is not writable (protect it first)");
+    }
+    const ssize_t n = PopulateShim(state_->data, state_->mapped);
+    if (n < 0) throw SyscallError(info.Env(), static_cast<int>(n), "open");
+    return Napi::Number::New(info.Env(), static_cast<double>(n));
   }
 
   // seal(): mseal over the whole reservation, guard pages included.
