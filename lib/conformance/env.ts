@@ -4,12 +4,12 @@
  * privileges held, the features probe() finds, and whether a seccomp filter
  * or LSM answers a syscall in the kernel's place.
  */
-import { accessSync, constants as fsConstants, existsSync, readFileSync, statfsSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, statfsSync } from 'node:fs';
 import { arch } from 'node:os';
 import { binding } from '../binding.js';
 import { PAGE_SIZE } from '../constants.js';
 import { SyscallError } from '../errors.js';
-import { kernelRelease, kernelVersion, memfdNoexecSysctl, procStatusField, readSmallFile } from '../kernel.js';
+import { kernelConfig, kernelRelease, kernelVersion, memfdNoexecSysctl, procStatusField, readSmallFile } from '../kernel.js';
 import { probe } from '../probe.js';
 import type { ConformanceEnv } from './types.js';
 
@@ -88,6 +88,75 @@ function remoteReadControl(): { ptrace: string | null; process_vm_readv: string 
   }
 }
 
+/** The configuration options the catalog reads (requirements, conditions and skip reasons). */
+export const CONFIG_OPTIONS: readonly string[] = [
+  'CONFIG_MSEAL_SYSTEM_MAPPINGS',
+  'CONFIG_CHECKPOINT_RESTORE',
+  'CONFIG_PROC_MEM_ALWAYS_FORCE',
+  'CONFIG_PROC_MEM_FORCE_PTRACE',
+  'CONFIG_PROC_MEM_NO_FORCE',
+  'CONFIG_TRANSPARENT_HUGEPAGE',
+  'CONFIG_SECRETMEM',
+  'CONFIG_HUGETLBFS',
+  'CONFIG_HIBERNATION',
+  'CONFIG_UPROBES',
+  'CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS',
+];
+
+function configFacts(): ConformanceEnv['config'] {
+  const cfg = kernelConfig();
+  const options: Record<string, string> = {};
+  if (cfg !== undefined) for (const name of CONFIG_OPTIONS) if (cfg.options.has(name)) options[name] = cfg.options.get(name)!;
+  return { source: cfg?.source ?? null, options };
+}
+
+/** THP built in, and the bracketed choice of shmem_enabled ("always within_size advise [never] deny force"). */
+function thpFacts(): ConformanceEnv['thp'] {
+  const built = existsSync('/sys/kernel/mm/transparent_hugepage');
+  const shmem = readSmallFile('/sys/kernel/mm/transparent_hugepage/shmem_enabled');
+  const chosen = shmem === undefined ? null : (/\[([a-z_]+)\]/.exec(shmem)?.[1] ?? null);
+  return { built, shmemEnabled: chosen };
+}
+
+/**
+ * Whether /proc/self/mem can write a read-only page of this process, tried
+ * on a page of our own; and the policy that explains it: the
+ * proc_mem.force_override boot option (6.12+, and stable kernels that took
+ * it), else the CONFIG_PROC_MEM_* choice, else unknown.
+ */
+function procMemFacts(cmdline: string, config: ConformanceEnv['config']): ConformanceEnv['procMem'] {
+  const word = cmdline.split(/\s+/).find((w) => w.startsWith('proc_mem.force_override='));
+  const boot = word?.slice('proc_mem.force_override='.length);
+  let policy: ConformanceEnv['procMem']['policy'] = null;
+  let from: string | null = null;
+  if (boot === 'always' || boot === 'ptrace' || boot === 'never') {
+    policy = boot;
+    from = `boot option ${word}`;
+  } else if (config.source !== null) {
+    const o = config.options;
+    policy = o.CONFIG_PROC_MEM_NO_FORCE === 'y' ? 'never' : o.CONFIG_PROC_MEM_FORCE_PTRACE === 'y' ? 'ptrace' : 'always';
+    const set = ['CONFIG_PROC_MEM_NO_FORCE', 'CONFIG_PROC_MEM_FORCE_PTRACE', 'CONFIG_PROC_MEM_ALWAYS_FORCE'].find((n) => o[n] === 'y');
+    from = set !== undefined ? `${set}=y (${config.source})` : `no CONFIG_PROC_MEM_* option (${config.source}): writes are always forced`;
+  }
+  return { forced: procMemWriteWorks(), policy, from };
+}
+
+function procMemWriteWorks(): boolean {
+  const b = binding();
+  const c = b.constants;
+  const addr = b.mmap(0n, PAGE_SIZE, c.PROT_READ!, c.MAP_PRIVATE! | c.MAP_ANONYMOUS!, -1, 0);
+  let fd = -1;
+  try {
+    fd = openSync('/proc/self/mem', fsConstants.O_RDWR);
+    return b.write(fd, Buffer.from([1]), 0, 1, addr) === 1;
+  } catch {
+    return false;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+    b.munmap(addr, PAGE_SIZE);
+  }
+}
+
 /** Gathers the environment once; children receive it from the runner. */
 export function gatherEnv(): ConformanceEnv {
   const p = probe();
@@ -96,6 +165,8 @@ export function gatherEnv(): ConformanceEnv {
   // A refusal of the real thing overrides a probe that looked fine.
   for (const [name, refused] of Object.entries(remoteReadControl())) if (refused !== null) policy[name] = refused;
   const yama = readSmallFile('/proc/sys/kernel/yama/ptrace_scope');
+  const cmdline = readSmallFile('/proc/cmdline') ?? '';
+  const config = configFacts();
   return {
     kernel: { release: kernelRelease(), version: kernelVersion(), arch: arch() },
     node: process.version,
@@ -110,11 +181,14 @@ export function gatherEnv(): ConformanceEnv {
     policy,
     hugepages: { free: p.hugepages.free, sizeKiB: p.hugepages.sizeKiB },
     pku: pkuWorks(),
-    cmdline: readSmallFile('/proc/cmdline') ?? '',
+    cmdline,
     sh: existsSync('/bin/sh'),
     devShmTmpfs: devShmIsTmpfs(),
     yamaPtraceScope: yama === undefined ? null : Number(yama),
     sysmapSealed: vdsoSealed(),
     pageSize: PAGE_SIZE,
+    config,
+    thp: thpFacts(),
+    procMem: procMemFacts(cmdline, config),
   };
 }

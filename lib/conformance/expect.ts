@@ -50,7 +50,20 @@ function conditionHolds(condition: Condition, env: ConformanceEnv): boolean {
       return words.includes('secretmem.enable=1') || words.includes('secretmem.enable=y');
     case 'secretmem-boot-disabled':
       return words.includes('secretmem.enable=0') || words.includes('secretmem.enable=n');
+    case 'thp':
+      return env.thp.built;
+    case 'no-thp':
+      return !env.thp.built;
+    case 'shmem-huge':
+      return shmemHuge(env);
+    case 'no-shmem-huge':
+      return !shmemHuge(env);
   }
+}
+
+/** The internal shmem mount may use huge pages: THP built in and shmem_enabled neither "never" nor "deny". */
+function shmemHuge(env: ConformanceEnv): boolean {
+  return env.thp.built && env.thp.shmemEnabled !== null && env.thp.shmemEnabled !== 'never' && env.thp.shmemEnabled !== 'deny';
 }
 
 /** The first expectation of `c` that covers the running system, or undefined. */
@@ -172,8 +185,31 @@ export const REQUIREMENTS: Readonly<Record<Requirement, { describe: string; chec
   sh: { describe: '/bin/sh', check: (env) => (env.sh ? ok() : skip('no /bin/sh to interpret a script')) },
   devShm: { describe: 'a tmpfs at /dev/shm', check: (env) => (env.devShmTmpfs ? ok() : skip('no tmpfs mounted at /dev/shm')) },
   sysmapSealed: {
-    describe: 'system mappings sealed by the kernel (CONFIG_MSEAL_SYSTEM_MAPPINGS, 6.15+)',
-    check: (env) => (env.sysmapSealed ? ok() : skip('[vdso] is not sealed: kernel built without CONFIG_MSEAL_SYSTEM_MAPPINGS')),
+    describe: 'a kernel built to seal system mappings (CONFIG_MSEAL_SYSTEM_MAPPINGS=y in its configuration, 6.15+)',
+    check: (env) => {
+      const { source, options } = env.config;
+      if (source !== null) {
+        return options.CONFIG_MSEAL_SYSTEM_MAPPINGS === 'y'
+          ? ok()
+          : skip(`the kernel is built without CONFIG_MSEAL_SYSTEM_MAPPINGS (${source}${options.CONFIG_CHECKPOINT_RESTORE === 'y' ? '; it has CONFIG_CHECKPOINT_RESTORE, which excludes it' : ''})`);
+      }
+      // No configuration to read: a sealed [vdso] still proves the option.
+      if (env.sysmapSealed) return ok();
+      return skip(
+        'no kernel configuration is readable (/proc/config.gz, /boot/config-RELEASE, /usr/lib/modules/RELEASE/config) and [vdso] is not sealed: a kernel built without CONFIG_MSEAL_SYSTEM_MAPPINGS cannot be told from one that failed to seal',
+      );
+    },
+  },
+  procMemForce: {
+    describe: 'writes through /proc/PID/mem override page protections (proc_mem.force_override=always, or CONFIG_PROC_MEM_ALWAYS_FORCE)',
+    check: (env) => {
+      // Forced, or forced by the policy in force: run it (and let a refusal show as a fail).
+      if (env.procMem.forced || env.procMem.policy === 'always') return ok();
+      const why = env.procMem.from ?? 'the policy is unknown (no proc_mem.force_override option, no readable kernel configuration)';
+      return skip(
+        `this kernel does not force writes through /proc/self/mem to read-only pages (policy ${env.procMem.policy ?? 'unknown'}: ${why}); boot with proc_mem.force_override=always to run it`,
+      );
+    },
   },
 };
 

@@ -60,7 +60,9 @@ export function matchesFilter(id: string, filter: string | undefined): boolean {
 
 function notApplicable(c: Case, env: ConformanceEnv): string {
   const ranges = c.expect.map(rangeText).join('; ');
-  return `not applicable here: the case covers ${ranges}; this is ${env.kernel.release}${env.memfdNoexec === null ? '' : ` with vm.memfd_noexec=${env.memfdNoexec}`}`;
+  const version = env.kernel.version.join('.');
+  const named = env.kernel.release.startsWith(`${version}`) ? env.kernel.release : `${env.kernel.release} (${version})`;
+  return `no expectation for this kernel: the case covers ${ranges}; this is ${named}${env.memfdNoexec === null ? '' : ` with vm.memfd_noexec=${env.memfdNoexec}`}`;
 }
 
 /** Decides, for each case, the expectation that applies or why it is skipped or blocked. */

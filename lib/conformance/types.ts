@@ -52,10 +52,19 @@ export type Requirement =
   | 'x86_64' // the case carries x86-64 machine code
   | 'sh' // /bin/sh exists (script exec cases)
   | 'devShm' // a tmpfs is mounted at /dev/shm
-  | 'sysmapSealed'; // the kernel seals system mappings (CONFIG_MSEAL_SYSTEM_MAPPINGS)
+  | 'sysmapSealed' // the kernel is built to seal system mappings (CONFIG_MSEAL_SYSTEM_MAPPINGS, read from its configuration)
+  | 'procMemForce'; // writes through /proc/PID/mem may override page protections (proc_mem.force_override, CONFIG_PROC_MEM_*)
 
 /** A condition of the running system an expectation range can depend on, besides version and vm.memfd_noexec. */
-export type Condition = 'secretmem-boot-enabled' | 'secretmem-boot-disabled';
+export type Condition =
+  | 'secretmem-boot-enabled'
+  | 'secretmem-boot-disabled'
+  /** Transparent huge pages are built in (/sys/kernel/mm/transparent_hugepage exists). */
+  | 'thp'
+  | 'no-thp'
+  /** The internal shmem mount (memfds) may use huge pages: shmem_enabled is not "never" or "deny". */
+  | 'shmem-huge'
+  | 'no-shmem-huge';
 
 /** A known, cited way a kernel departs from the documented behaviour. */
 export interface Deviation {
@@ -120,6 +129,21 @@ export interface ConformanceEnv {
   yamaPtraceScope: number | null;
   sysmapSealed: boolean;
   pageSize: number;
+  /**
+   * The options of the kernel's build configuration the catalog reads, and
+   * where they were found (null: no configuration could be read). An option
+   * missing from `options` is not set.
+   */
+  config: { source: string | null; options: Record<string, string> };
+  /** Transparent huge pages: built in, and the shmem_enabled value in force (null without THP). */
+  thp: { built: boolean; shmemEnabled: string | null };
+  /**
+   * Whether a write through /proc/self/mem to a read-only page of this
+   * process works (the kernel forces it), and the policy that decides it:
+   * the proc_mem.force_override boot option, else CONFIG_PROC_MEM_*, else
+   * null when neither can be read.
+   */
+  procMem: { forced: boolean; policy: 'always' | 'ptrace' | 'never' | null; from: string | null };
 }
 
 /** The answer to one requirement: met, or why not. */
