@@ -9,7 +9,7 @@
  * they made and at the program's own mappings.
  */
 import { closeSync, openSync, readFileSync, constants as fsConstants } from 'node:fs';
-import { anon, errno, errnoName, hex, kv, mapFd, memfd, pagePerms, SRC, vmaCount, vmFlags } from './helpers.js';
+import { anon, attempt, errno, errnoName, hex, kv, mapFd, memfd, pagePerms, SRC, vmaCount, vmFlags } from './helpers.js';
 import type { Case, CaseContext, Expectation, Source } from './types.js';
 
 const MST = SRC.msealTest;
@@ -528,13 +528,18 @@ export const cases: readonly Case[] = [
   msealCase({
     id: 'mseal.contents.proc-mem-write',
     title: 'mseal freezes the mapping, not the contents: a write through /proc/self/mem to a sealed read-only page succeeds',
-    source: [DOC('mseal does not block: writes through /proc/pid/mem, ptrace'), SRC.observed('pwrite of /proc/self/mem')],
+    requires: ['mseal', 'procMemForce'],
+    source: [
+      DOC('mseal does not block: writes through /proc/pid/mem, ptrace'),
+      SRC.observed('pwrite of /proc/self/mem'),
+      SRC.code('fs/proc/base.c', 'proc_mem_foll_force: proc_mem.force_override, CONFIG_PROC_MEM_FORCE_PTRACE'),
+    ],
     expect: since('6.10', 'write=1 byte=0xb mprotect=EPERM'),
     run: (ctx) => {
       const addr = withSealed(ctx, 1, 0, 1, ctx.c.PROT_READ!);
       const fd = openSync('/proc/self/mem', fsConstants.O_RDWR);
       try {
-        const n = ctx.b.write(fd, Buffer.from([11]), 0, 1, addr);
+        const n = attempt(() => ctx.b.write(fd, Buffer.from([11]), 0, 1, addr));
         return kv({ write: n, byte: hex(ctx.b.peek(addr, 1)[0]!), mprotect: errno(() => ctx.b.mprotect(addr, ctx.page, RW(ctx))) });
       } finally {
         closeSync(fd);

@@ -35,6 +35,10 @@ function reopenResult(fd: number, flags: number): string {
   }
 }
 
+/** seals.grow.short-write: page by page (the pages inside are written), or refused whole (the first chunk crosses the end). */
+const ACROSS_SHORT = 'across=8192 at-end=EPERM size=8192';
+const ACROSS_REFUSED = 'across=EPERM at-end=EPERM size=8192';
+
 const RW = (ctx: CaseContext): number => ctx.c.PROT_READ! | ctx.c.PROT_WRITE!;
 
 function since(version: string, outcome: string, note?: string): Expectation[] {
@@ -539,8 +543,22 @@ export const cases: readonly Case[] = [
     id: 'seals.grow.short-write',
     title: 'F_SEAL_GROW: a pwrite across the end stops there (short count); one at the end fails with EPERM',
     family: 'seals',
-    source: [MT('mfd_fail_grow_write'), LTPC('check_mfd_non_growable_by_write'), SRC.observed('short count 8192')],
-    expect: since('3.17', 'across=8192 at-end=EPERM size=8192'),
+    source: [
+      MT('mfd_fail_grow_write'),
+      LTPC('check_mfd_non_growable_by_write'),
+      SRC.code('mm/filemap.c', 'generic_perform_write: chunk = mapping_max_folio_size(mapping)'),
+      SRC.code('mm/shmem.c', 'shmem_write_begin: F_SEAL_GROW and pos + len > i_size -> EPERM'),
+      SRC.observedOn('6.18.44 (shmem_enabled never: across=8192; always: EPERM), Debian 6.12.117 and 7.3.4 cloud (THP built in: EPERM)', 'pwrite of 8 pages to a 2-page F_SEAL_GROW memfd'),
+    ],
+    expect: [
+      { before: '6.2', outcome: ACROSS_SHORT, note: 'generic_perform_write() copies page by page (6.1 source)' },
+      { since: '6.12', before: '6.13', condition: 'thp', outcome: ACROSS_REFUSED, note: 'every shmem inode may hold large folios (6.12.117 source)' },
+      { since: '6.12', before: '6.13', condition: 'no-thp', outcome: ACROSS_SHORT, note: 'without THP writes go page by page (measured on a 6.12.117 defconfig build)' },
+      { since: '6.18', before: '6.19', condition: 'shmem-huge', outcome: ACROSS_REFUSED, note: 'shmem_enabled allows huge pages, so memfds hold large folios (measured on 6.18.44)' },
+      { since: '6.18', before: '6.19', condition: 'no-shmem-huge', outcome: ACROSS_SHORT, note: 'shmem_enabled never: memfds hold no large folios (measured on 6.18.44)' },
+      { since: '7.2', condition: 'thp', outcome: ACROSS_REFUSED, note: 'every shmem inode may hold large folios (7.2.12 and 7.3.4 source; measured on 7.3.4)' },
+      { since: '7.2', condition: 'no-thp', outcome: ACROSS_SHORT, note: 'without THP writes go page by page' },
+    ],
     run: (ctx) => {
       const fd = sealed(ctx, ctx.c.F_SEAL_GROW!, 2);
       return kv({

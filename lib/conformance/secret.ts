@@ -11,7 +11,7 @@
 import { closeSync, openSync, readFileSync, readlinkSync, readSync, constants as fsConstants } from 'node:fs';
 import type { RawRegion } from '../binding.js';
 import { attempt, errno, errnoName, hex, kv, octal, SRC, vmFlags } from './helpers.js';
-import type { Case, CaseContext, Source } from './types.js';
+import type { Case, CaseContext, Expectation, Source } from './types.js';
 
 const MS = SRC.secretTest;
 const MAN = (section: string): Source => SRC.man('man2/memfd_secret.2', section);
@@ -43,6 +43,67 @@ function secretFd(ctx: CaseContext): number {
 
 function secretCase(c: Omit<Case, 'family' | 'isolation' | 'requires'> & { requires?: Case['requires'] }): Case {
   return { ...c, family: 'secret', isolation: 'child', syscalls: ['memfd_secret', ...(c.syscalls ?? [])], requires: ['secretmem', ...(c.requires ?? [])] };
+}
+
+/**
+ * How the kernel accounts secret memory, per version. Until the fix for
+ * CVE-2026-93243 ("mm/secretmem: properly account locked pages"),
+ * secretmem_mmap() checks mlock_future_ok() and marks the mapping
+ * VM_LOCKED | VM_DONTDUMP: the limit is checked when mapping (EAGAIN), VmLck
+ * grows, and CAP_IPC_LOCK lifts the limit. With the fix the mapping is only
+ * VM_DONTDUMP, and secretmem_fault() charges each page to the user's locked
+ * memory when it is first faulted in (secretmem_account_folio()), against
+ * RLIMIT_MEMLOCK and with no capability exemption; a fault past the limit is
+ * SIGBUS. The fix is in 6.1.191 and 6.12.113 (Debian's changelogs list it in
+ * those stable updates) and in the 7.2.12 and 7.3.4 code (not as a 7.2.y
+ * stable update: mainline by 7.2). 6.18.44 keeps the old accounting
+ * (measured). Where it is not known (6.6.y, 6.18.45 and later, 6.19 to 7.1)
+ * there is no expectation.
+ */
+function byAccounting(atMmap: string, perPage: string): Expectation[] {
+  const old = 'secretmem_mmap() locks the mapping and checks RLIMIT_MEMLOCK (before the CVE-2026-93243 fix)';
+  const fixed = 'pages are charged to RLIMIT_MEMLOCK one by one when first faulted in (CVE-2026-93243 fix)';
+  return [
+    { since: '6.1', before: '6.1.191', outcome: atMmap, note: old },
+    { since: '6.1.191', before: '6.2', outcome: perPage, note: `${fixed}, in 6.1.191` },
+    { since: '6.2', before: '6.6', outcome: atMmap, note: old },
+    { since: '6.7', before: '6.12.113', outcome: atMmap, note: old },
+    { since: '6.12.113', before: '6.13', outcome: perPage, note: `${fixed}, in 6.12.113` },
+    { since: '6.13', before: '6.18.45', outcome: atMmap, note: `${old}; measured on 6.18.44` },
+    { since: '7.2', outcome: perPage, note: `${fixed}, in mainline by 7.2 (7.2.12 and 7.3.4 code; measured on 7.3.4)` },
+  ];
+}
+
+const ACCOUNTING_SOURCES: readonly Source[] = [
+  SRC.code('mm/secretmem.c', 'secretmem_mmap: mlock_future_ok, VM_LOCKED (before the fix); secretmem_account_folio (after)'),
+  SRC.lkml('mm/secretmem: properly account locked pages (CVE-2026-93243; stable 6.1.191, 6.12.113)'),
+];
+
+/** Faults the pages of `region` in from the kernel side (no SIGBUS): how many it backed, of how many. */
+function populated(ctx: CaseContext, region: RawRegion): string {
+  return `${Math.floor(region.populate() / ctx.page)}/${region.mappedLength / ctx.page}`;
+}
+
+/**
+ * Maps 2 and then 4 pages of `fd` (charged once per page: the file keeps its
+ * pages), faults them in from the kernel side, and reads the last page from a
+ * forked child (a user-space touch: SIGBUS when the kernel will not back it).
+ */
+function limitProbe(ctx: CaseContext, fd: number): string {
+  const { b, c, pc } = ctx;
+  const map = (pages: number): RawRegion | string =>
+    attempt(() => new b.Region(pages * ctx.page, c.PROT_READ! | c.PROT_WRITE!, c.MAP_SHARED!, fd, 0, 0, ctx.page, false));
+  const two = map(2);
+  if (typeof two === 'string') return kv({ two });
+  const twoBacked = populated(ctx, two);
+  two.unmap();
+  const four = map(4);
+  if (typeof four === 'string') return kv({ two: twoBacked === '2/2' ? 'ok' : twoBacked, four });
+  ctx.defer(() => four.unmap());
+  const backed = populated(ctx, four);
+  const r = b.forkProbe(pc.FORK_READ!, four.address + BigInt(3 * ctx.page), 1, 0, 5);
+  const touch = r.value !== null ? hex(r.value) : `signal ${r.signal}`;
+  return kv({ two: twoBacked === '2/2' ? 'ok' : twoBacked, four: 'ok', backed, touch });
 }
 
 function vmLockedKiB(): number {
@@ -187,31 +248,10 @@ export const cases: readonly Case[] = [
   }),
   secretCase({
     id: 'secret.mmap.locked',
-    title: 'a shared mapping works; it is locked and left out of core dumps (VmFlags lo, dd; VmLck grows)',
-    source: [SECRETMEM_C('secretmem_mmap: VM_LOCKED | VM_DONTDUMP'), MAN('DESCRIPTION: the memory is locked'), SRC.observed('smaps VmFlags, VmLck')],
-    expect: [
-      {
-        since: '6.1',
-        before: '6.2',
-        outcome: 'lo=true dd=true vmlck-grew=16',
-        note: 'measured on Debian 6.1.0-56 booted with secretmem.enable=1: the mapping is not locked',
-        deviations: [
-          {
-            observed: 'lo=false dd=true vmlck-grew=0',
-            reason:
-              'secret memory is not mlocked on this kernel (no VM_LOCKED, VmLck unchanged), although the man page says it is; the pages stay off the LRU (unevictable mapping) but the lock is not accounted',
-            source: SRC.observedOn('Debian 6.1.0-56-cloud-amd64', 'smaps VmFlags, VmLck after mmap of a memfd_secret fd'),
-          },
-        ],
-      },
-      {
-        since: '5.14',
-        before: '6.18',
-        outcome: ['lo=true dd=true vmlck-grew=16', 'lo=false dd=true vmlck-grew=0'],
-        note: 'not measured here: 5.15 sets VM_LOCKED in secretmem_mmap, Debian 6.1 does not lock, 6.18 does',
-      },
-      { since: '6.18', outcome: 'lo=true dd=true vmlck-grew=16' },
-    ],
+    title: 'a shared mapping is left out of core dumps (VmFlags dd); it is locked (lo, VmLck grows) only before the CVE-2026-93243 accounting fix',
+    source: [...ACCOUNTING_SOURCES, MAN('DESCRIPTION: the memory is locked'), SRC.observed('smaps VmFlags, VmLck')],
+    docNote: 'memfd_secret(2) says the memory is locked; kernels with the CVE-2026-93243 fix no longer mark the mapping VM_LOCKED (the pages stay unevictable and are charged to RLIMIT_MEMLOCK when faulted in)',
+    expect: byAccounting('lo=true dd=true vmlck-grew=16', 'lo=false dd=true vmlck-grew=0'),
     run: (ctx) => {
       const before = vmLockedKiB();
       const m = secretMap(ctx, 4);
@@ -240,41 +280,37 @@ export const cases: readonly Case[] = [
   }),
   secretCase({
     id: 'secret.memlock.limit',
-    title: 'without CAP_IPC_LOCK, secret mappings count against RLIMIT_MEMLOCK: 2 pages fit a 2-page limit, 4 fail with EAGAIN',
+    title: 'without CAP_IPC_LOCK, secret memory counts against RLIMIT_MEMLOCK: under a 2-page limit, 2 pages fit; 4 are refused at mmap (EAGAIN), or, with the accounting fix, mapped and backed only up to the limit (a touch past it is SIGBUS)',
     batch: 'secret-memlock',
-    source: [MS('test_mlock_limit'), SECRETMEM_C('secretmem_mmap: mlock_future_ok')],
-    expect: [
-      {
-        since: '6.1',
-        before: '6.2',
-        outcome: 'two=ok four=EAGAIN',
-        note: 'measured on Debian 6.1.0-56 booted with secretmem.enable=1: secret mappings are not charged to RLIMIT_MEMLOCK',
-        deviations: [
-          {
-            observed: 'two=ok four=ok',
-            reason: 'secret mappings are not charged to RLIMIT_MEMLOCK on this kernel, so an unprivileged process can pin memory past its limit',
-            source: SRC.observedOn('Debian 6.1.0-56-cloud-amd64', 'mmap of 4 secret pages under a 2-page RLIMIT_MEMLOCK without CAP_IPC_LOCK'),
-          },
-        ],
-      },
-      { since: '5.14', before: '6.18', outcome: ['two=ok four=EAGAIN', 'two=ok four=ok'], note: 'not measured here: 6.1 does not charge the limit, 6.18 does' },
-      { since: '6.18', outcome: 'two=ok four=EAGAIN' },
-    ],
+    requires: ['secondProcess'],
+    source: [MS('test_mlock_limit (in the selftest until it was dropped after 6.9)'), ...ACCOUNTING_SOURCES, SRC.observed('mmap, a kernel-side fill, and a touch in a forked child')],
+    expect: byAccounting('two=ok four=EAGAIN', 'two=ok four=ok backed=2/4 touch=signal 7'),
     run: (ctx) => {
-      const { b, c, pc } = ctx;
+      const { b, pc } = ctx;
       const fd = secretFd(ctx);
       b.ftruncate(fd, 4 * ctx.page);
       const [soft, hard] = b.getrlimit(pc.RLIMIT_MEMLOCK!);
       b.capDrop(pc.CAP_IPC_LOCK!); // root ignores the limit otherwise; this process is throwaway
       b.setrlimit(pc.RLIMIT_MEMLOCK!, 2 * ctx.page, hard);
       ctx.defer(() => b.setrlimit(pc.RLIMIT_MEMLOCK!, soft, hard));
-      const map = (pages: number): string => {
-        const addr = attempt(() => b.mmap(0n, pages * ctx.page, c.PROT_READ! | c.PROT_WRITE!, c.MAP_SHARED!, fd, 0));
-        if (typeof addr === 'string') return addr;
-        b.munmap(addr, pages * ctx.page);
-        return 'ok';
-      };
-      return kv({ two: map(2), four: map(4) });
+      return limitProbe(ctx, fd);
+    },
+  }),
+  secretCase({
+    id: 'secret.memlock.cap-ipc-lock',
+    title: 'with CAP_IPC_LOCK (root), RLIMIT_MEMLOCK does not limit secret memory before the accounting fix; with it, it does',
+    batch: 'secret-memlock-root', // its own child: secret.memlock.limit drops CAP_IPC_LOCK in its
+    requires: ['root', 'secondProcess'],
+    source: [...ACCOUNTING_SOURCES, SRC.code('mm/mlock.c', 'mlock_future_ok: capable(CAP_IPC_LOCK)'), SRC.observed('mmap and a kernel-side fill under a 2-page limit, as root')],
+    expect: byAccounting('two=ok four=ok backed=4/4 touch=0x0', 'two=ok four=ok backed=2/4 touch=signal 7'),
+    run: (ctx) => {
+      const { b, pc } = ctx;
+      const fd = secretFd(ctx);
+      b.ftruncate(fd, 4 * ctx.page);
+      const [soft, hard] = b.getrlimit(pc.RLIMIT_MEMLOCK!);
+      b.setrlimit(pc.RLIMIT_MEMLOCK!, 2 * ctx.page, hard);
+      ctx.defer(() => b.setrlimit(pc.RLIMIT_MEMLOCK!, soft, hard));
+      return limitProbe(ctx, fd);
     },
   }),
   secretCase({
@@ -392,23 +428,9 @@ export const cases: readonly Case[] = [
   }),
   secretCase({
     id: 'secret.mlock.refused',
-    title: 'mlock over a secret mapping fails with ENOMEM, munlock is a no-op, MADV_DONTNEED fails with EINVAL',
-    source: [SRC.code('mm/gup.c', 'populate refuses secretmem'), SRC.code('mm/madvise.c', 'madvise_dontneed_free_valid_vma: VM_LOCKED'), SRC.observed('6.18.44')],
-    expect: [
-      {
-        since: '6.1',
-        before: '6.2',
-        outcome: 'mlock=ENOMEM munlock=ok dontneed=ok still-locked=false',
-        note: 'measured on Debian 6.1.0-56 (secretmem.enable=1): the mapping is not VM_LOCKED there (see secret.mmap.locked), so MADV_DONTNEED is allowed',
-      },
-      {
-        since: '5.14',
-        before: '6.18',
-        outcome: ['mlock=ENOMEM munlock=ok dontneed=EINVAL still-locked=true', 'mlock=ENOMEM munlock=ok dontneed=ok still-locked=false'],
-        note: 'not measured here: it follows whether the kernel sets VM_LOCKED on secret mappings',
-      },
-      { since: '6.18', outcome: 'mlock=ENOMEM munlock=ok dontneed=EINVAL still-locked=true' },
-    ],
+    title: 'mlock over a secret mapping fails with ENOMEM and munlock is a no-op; MADV_DONTNEED fails with EINVAL while the mapping is VM_LOCKED (before the accounting fix)',
+    source: [SRC.code('mm/gup.c', 'populate refuses secretmem'), SRC.code('mm/madvise.c', 'madvise_dontneed_free_valid_vma: VM_LOCKED'), ...ACCOUNTING_SOURCES, SRC.observed('6.18.44, Debian 7.3.4')],
+    expect: byAccounting('mlock=ENOMEM munlock=ok dontneed=EINVAL still-locked=true', 'mlock=ENOMEM munlock=ok dontneed=ok still-locked=false'),
     run: (ctx) => {
       const { b, c } = ctx;
       const m = secretMap(ctx, 1);
