@@ -99,6 +99,13 @@ export function finish(p: PlannedCase, outcome: IsolatedOutcome, env: Conformanc
       const reason = `a seccomp filter or LSM denies ${f.syscall} here (the kernel has it): the case stopped on its ${f.code}`;
       return { ...base, status: 'blocked', observed: null, reason, durationMs: outcome.durationMs };
     }
+    if (f !== undefined) {
+      // The kernel answered a call with an errno the case did not expect:
+      // that is what it observed, not a broken case.
+      const observed = `${f.syscall}=${f.code}`;
+      const reason = `the case stopped on an unexpected ${f.code} from ${f.syscall} (${outcome.error ?? 'no message'})`;
+      return { ...base, status: 'fail', observed, reason, durationMs: outcome.durationMs };
+    }
     return { ...base, status: 'error', observed: null, reason: outcome.error ?? 'no outcome', durationMs: outcome.durationMs };
   }
   const { status, reason } = judge(p.case, p.expectation!, outcome.observed, env);
