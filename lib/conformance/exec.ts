@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { readNoexec, writeNoexec, memfdShape } from './steps.js';
 import { addSeals, attempt, errno, errnoName, hex, kv, mapResult, memfd, modeOf, SRC } from './helpers.js';
-import type { Case, CaseContext, Expectation, Source } from './types.js';
+import type { Case, CaseContext, Deviation, Expectation, Source } from './types.js';
 
 const MT = SRC.memfdTest;
 const DOC = (section: string): Source => SRC.doc('userspace-api/mfd_noexec.rst', section);
@@ -68,6 +68,38 @@ function withExec(outcome: string): Expectation[] {
     { since: '6.3', noexec: [2], outcome: 'EACCES', note: 'vm.memfd_noexec=2 refuses MFD_EXEC' },
     { since: '6.3', outcome },
   ];
+}
+
+/**
+ * exec.seal-exec.busy-writable-mapping: from 6.3 until the fix ("memfd: deny
+ * writeable mappings when implying SEAL_WRITE": mainline 7.1, stable 7.0.12,
+ * 6.18.35 and 6.12.93, the last from Debian's changelog) the implied write
+ * seal was set with a writable mapping alive: a known kernel bug, a
+ * deviation. Fixed kernels must answer EBUSY.
+ */
+function sealExecBusyRanges(): Expectation[] {
+  const fixed = 'add=EBUSY seals=0x0';
+  const vulnerable: Deviation = {
+    observed: 'add=ok seals=0x3e',
+    reason: 'vulnerable kernel: the implied F_SEAL_WRITE was set while a writable shared mapping can still change the file',
+    source: SRC.lkml('memfd: deny writeable mappings when implying SEAL_WRITE (3b041514cb6e)'),
+  };
+  const bounds: [string, string | undefined, boolean][] = [
+    ['6.3', '6.12.93', false],
+    ['6.12.93', '6.13', true],
+    ['6.13', '6.18.35', false],
+    ['6.18.35', '6.19', true],
+    ['6.19', '7.0.12', false],
+    ['7.0.12', undefined, true],
+  ];
+  const byVersion: Expectation[] = bounds.map(([sinceV, beforeV, isFixed]) => ({
+    since: sinceV,
+    ...(beforeV === undefined ? {} : { before: beforeV }),
+    outcome: fixed,
+    ...(isFixed ? {} : { deviations: [vulnerable] }),
+  }));
+  // vm.memfd_noexec=2 refuses MFD_EXEC before any of this matters.
+  return [...withExec(fixed).filter((e) => e.noexec !== undefined), ...byVersion];
 }
 
 function chmods(ctx: CaseContext, fd: number, modes: readonly number[]): string {
@@ -194,21 +226,11 @@ const execCases: Case[] = [
     id: 'exec.seal-exec.busy-writable-mapping',
     title: 'F_SEAL_EXEC on an executable memfd with a writable shared mapping alive fails with EBUSY (the implied write seal)',
     family: 'exec',
-    source: [SRC.lkml('memfd: deny writeable mappings when implying SEAL_WRITE (3b041514cb6e, 2026, sent to stable)'), SRC.observed('EBUSY on 6.18.44')],
-    expect: withExec('add=EBUSY seals=0x0').map((e) =>
-      e.noexec === undefined
-        ? {
-            ...e,
-            deviations: [
-              {
-                observed: 'add=ok seals=0x3e',
-                reason: 'vulnerable kernel: the implied F_SEAL_WRITE was set while a writable shared mapping can still change the file',
-                source: SRC.lkml('memfd: deny writeable mappings when implying SEAL_WRITE'),
-              },
-            ],
-          }
-        : e,
-    ),
+    source: [
+      SRC.lkml('memfd: deny writeable mappings when implying SEAL_WRITE (3b041514cb6e; 7.1, 7.0.12, 6.18.35, 6.12.93)'),
+      SRC.observed('EBUSY on 6.18.44, Debian 6.12.117 and 7.3.4'),
+    ],
+    expect: sealExecBusyRanges(),
     run: (ctx) => {
       const { b, c } = ctx;
       const fd = attempt(() => memfd(ctx, c.MFD_EXEC! | c.MFD_ALLOW_SEALING!));
