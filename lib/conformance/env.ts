@@ -190,5 +190,6 @@ export function gatherEnv(): ConformanceEnv {
     config,
     thp: thpFacts(),
     procMem: procMemFacts(cmdline, config),
+    powerStates: readSmallFile('/sys/power/state') ?? null,
   };
 }

@@ -200,6 +200,16 @@ export const REQUIREMENTS: Readonly<Record<Requirement, { describe: string; chec
       );
     },
   },
+  hibernation: {
+    describe: 'hibernation available (/sys/power/state offers "disk")',
+    check: (env) => {
+      if (env.powerStates?.split(/\s+/).includes('disk')) return ok();
+      const built = env.config.source === null ? '' : env.config.options.CONFIG_HIBERNATION === 'y' ? ' (CONFIG_HIBERNATION=y)' : ' (the kernel is built without CONFIG_HIBERNATION)';
+      return skip(
+        `hibernation is not available here${built}: /sys/power/state offers ${env.powerStates === null ? 'nothing (unreadable)' : `"${env.powerStates}"`}; nohibernate, lockdown, or secret memory held by another process also take "disk" away`,
+      );
+    },
+  },
   procMemForce: {
     describe: 'writes through /proc/PID/mem override page protections (proc_mem.force_override=always, or CONFIG_PROC_MEM_ALWAYS_FORCE)',
     check: (env) => {

@@ -443,6 +443,25 @@ export const cases: readonly Case[] = [
     },
   }),
   secretCase({
+    id: 'secret.hibernation.refused',
+    title: 'while a secret memory descriptor exists, hibernation is unavailable: /sys/power/state stops offering "disk", and offers it again once the descriptor is closed',
+    batch: 'secret-hibernation',
+    requires: ['hibernation'],
+    source: [
+      MAN('NOTES: hibernation is disabled while secret memory is in use'),
+      SRC.code('kernel/power/hibernate.c', 'hibernation_available: !secretmem_active()'),
+      SRC.observed('/sys/power/state in a VM'),
+    ],
+    expect: [{ since: '5.14', outcome: 'with-secret=no-disk closed=disk' }],
+    run: (ctx) => {
+      const disk = (): string => (readFileSync('/sys/power/state', 'utf8').split(/\s+/).includes('disk') ? 'disk' : 'no-disk');
+      const fd = secretFd(ctx);
+      const withSecret = disk();
+      ctx.close(fd);
+      return kv({ 'with-secret': withSecret, closed: disk() });
+    },
+  }),
+  secretCase({
     id: 'secret.mseal.works',
     title: 'a secret mapping can be sealed with mseal',
     requires: ['mseal'],

@@ -53,6 +53,7 @@ export type Requirement =
   | 'sh' // /bin/sh exists (script exec cases)
   | 'devShm' // a tmpfs is mounted at /dev/shm
   | 'sysmapSealed' // the kernel is built to seal system mappings (CONFIG_MSEAL_SYSTEM_MAPPINGS, read from its configuration)
+  | 'hibernation' // /sys/power/state offers "disk" (hibernation built in and available)
   | 'procMemForce'; // writes through /proc/PID/mem may override page protections (proc_mem.force_override, CONFIG_PROC_MEM_*)
 
 /** A condition of the running system an expectation range can depend on, besides version and vm.memfd_noexec. */
@@ -144,6 +145,8 @@ export interface ConformanceEnv {
    * null when neither can be read.
    */
   procMem: { forced: boolean; policy: 'always' | 'ptrace' | 'never' | null; from: string | null };
+  /** The sleep states /sys/power/state offers ("freeze mem disk"), or null when it cannot be read. */
+  powerStates: string | null;
 }
 
 /** The answer to one requirement: met, or why not. */
