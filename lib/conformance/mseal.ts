@@ -627,14 +627,19 @@ export const cases: readonly Case[] = [
   }),
   msealCase({
     id: 'mseal.mremap.move-across',
-    title: 'mremap(MREMAP_MAYMOVE | MREMAP_FIXED) of a range over [unsealed | sealed]: EFAULT while a move took one VMA; from 6.17 (several VMAs may move) EPERM after the unsealed page has moved; the sealed page stays',
+    title: 'mremap(MREMAP_MAYMOVE | MREMAP_FIXED) of a range over [unsealed | sealed]: EFAULT (the destination already unmapped) while a move took one VMA; from 6.17 (several VMAs may move) EPERM after the unsealed page has moved; the sealed page stays',
     source: [
       SRC.code('mm/mremap.c', 'check_prep_vma / remap_move: multi-VMA moves (6.17)'),
       MSEAL_C('vma_is_sealed'),
       SRC.observed('6.12.117, 6.18.44, 7.3.4'),
     ],
     expect: [
-      { since: '6.10', before: '6.13', outcome: 'mremap=EFAULT first=rw-p second=r--p moved=rw-p', note: 'a move spans one VMA only (measured on 6.12.117)' },
+      {
+        since: '6.10',
+        before: '6.13',
+        outcome: 'mremap=EFAULT first=rw-p second=r--p moved=-',
+        note: 'a move spans one VMA only; MREMAP_FIXED has already unmapped the destination when that is found (measured on 6.12.117)',
+      },
       {
         since: '6.17',
         outcome: 'mremap=EPERM first=- second=r--p moved=rw-p',
