@@ -202,6 +202,29 @@ describe('raw binding: Region', () => {
     expect(() => region.read(0, Buffer.alloc(1), 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_MEMSEAL_UNMAPPED' }));
   });
 
+  it('populate() faults pages in from the kernel side and reports a page it could not back as a short count, not a SIGBUS', () => {
+    const fd = raw.memfdCreate('populate', constants.MFD_CLOEXEC);
+    try {
+      // A shared mapping two pages longer than its file: touching the last
+      // two from user space would be SIGBUS; the kernel-side fill stops there.
+      raw.ftruncate(fd, 2 * page);
+      const region = new raw.Region(4 * page, rw, constants.MAP_SHARED, fd, 0, 0, page, false);
+      try {
+        expect(region.populate()).toBe(2 * page);
+        region.protect(constants.PROT_READ);
+        expect(() => region.populate()).toThrow(expect.objectContaining({ code: 'ERR_MEMSEAL_NO_ACCESS' }));
+      } finally {
+        region.unmap();
+      }
+      expect(() => region.populate()).toThrow(expect.objectContaining({ code: 'ERR_MEMSEAL_UNMAPPED' }));
+      const whole = new raw.Region(3 * page, rw, anon, -1, 0, 1, page, false);
+      expect(whole.populate()).toBe(3 * page);
+      whole.unmap();
+    } finally {
+      raw.close(fd);
+    }
+  });
+
   it('wipes on unmap when asked (observed through a shared memfd mapping)', () => {
     const fd = raw.memfdCreate('wipe', constants.MFD_CLOEXEC);
     try {
