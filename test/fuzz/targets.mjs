@@ -196,7 +196,7 @@ function rawTargets(ctx, list) {
       case 7:
         return g.write(arg(r, [0, 1, page]), buf(), arg(r, [0, 4]), arg(r, [0, 4, 16]));
       case 8:
-        return [g.address, g.length, g.mappedLength, g.prot, g.sealed, g.unmapped];
+        return r.chance(0.5) ? [g.address, g.length, g.mappedLength, g.prot, g.sealed, g.unmapped] : g.populate();
       default:
         return g.unmap();
     }
