@@ -290,7 +290,7 @@ const execCases: Case[] = [
     isolation: 'child',
     requires: ['secondProcess', 'x86_64'],
     syscalls: ['execveat'],
-    source: [MT('test_exec_seal'), SRC.lkml('runc CVE-2019-5736 mitigation: execute a sealed memfd copy')],
+    source: [SRC.man('man3/fexecve.3', 'DESCRIPTION'), SRC.lkml('runc CVE-2019-5736 mitigation: execute a sealed memfd copy'), SRC.observed('execveat(AT_EMPTY_PATH) of a sealed MFD_EXEC memfd')],
     expect: withExec('seals=0x3f exit 42'),
     run: (ctx) => {
       const { b, c } = ctx;
@@ -308,7 +308,7 @@ const execCases: Case[] = [
     isolation: 'child',
     requires: ['secondProcess'],
     syscalls: ['execveat'],
-    source: [SRC.man('man2/execve.2', 'ERRORS: EACCES'), MT('test_exec_no_seal')],
+    source: [SRC.man('man2/execve.2', 'ERRORS: EACCES'), SRC.observed('execveat(AT_EMPTY_PATH) after fchmod(0666)')],
     expect: withExec('EACCES'),
     run: (ctx) => {
       const fd = filled(ctx, ctx.c.MFD_EXEC! | ctx.c.MFD_CLOEXEC!, exit42Elf());

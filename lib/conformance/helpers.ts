@@ -171,7 +171,8 @@ export const SRC = {
   memfdTest: (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/memfd/memfd_test.c', test }),
   secretTest: (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/mm/memfd_secret.c', test }),
   msealTest: (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/mm/mseal_test.c', test }),
-  sealElf: (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/mm/seal_elf.c', test }),
+  /** seal_elf.c was in the selftests from 6.10 (still in 6.12.117) and is gone by 7.3.4. */
+  sealElf: (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/mm/seal_elf.c (6.10 to 6.12; dropped upstream by 7.3)', test }),
   sysmap: (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/mseal_system_mappings/sysmap_is_sealed.c', test }),
   ltp: (file: string, test: string): Source => ({ kind: 'ltp', path: `linux-test-project/ltp testcases/kernel/syscalls/${file}`, test }),
   man: (page: string, section: string): Source => ({ kind: 'man', path: `man-pages ${page}`, test: section }),

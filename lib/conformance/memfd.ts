@@ -244,7 +244,7 @@ export const cases: readonly Case[] = [
     family: 'memfd',
     isolation: 'child',
     requires: ['secondProcess'],
-    source: [MT('test_share_fork'), MAN('NOTES: the file descriptor is inherited across fork')],
+    source: [MAN('NOTES: the file descriptor is inherited across fork'), SRC.observed('a forked child writes through the shared mapping; the parent reads the byte with pread')],
     expect: withPlainCreate('child=exited file=0x2a'),
     run: (ctx) => {
       const { b, c, pc } = ctx;
@@ -265,7 +265,7 @@ export const cases: readonly Case[] = [
     isolation: 'child',
     syscalls: ['execveat'],
     requires: ['secondProcess'],
-    source: [MAN('NOTES: the descriptor is preserved across execve unless MFD_CLOEXEC'), MT('test_share_fork')],
+    source: [MAN('NOTES: the descriptor is preserved across execve unless MFD_CLOEXEC'), SRC.observed('the descriptor in a child after execve')],
     expect: withPlainCreate('plain=open cloexec=closed'),
     run: (ctx) => {
       const { b, c, pc } = ctx;

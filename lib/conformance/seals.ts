@@ -260,7 +260,7 @@ export const cases: readonly Case[] = [
     id: 'seals.write.blocks-pwrite',
     title: 'F_SEAL_WRITE: pwrite() fails with EPERM',
     family: 'seals',
-    source: [MT('mfd_fail_write'), LTPC('check_mfd_non_writeable')],
+    source: [SRC.code('mm/shmem.c', 'shmem_write_begin: F_SEAL_WRITE -> EPERM'), MAN('F_SEAL_WRITE: write(2) fails with EPERM'), SRC.observed('pwrite of 8 pages at 0')],
     expect: since('3.17', 'EPERM'),
     run: (ctx) => pwrite(ctx, sealed(ctx, ctx.c.F_SEAL_WRITE!), Buffer.from('x'), 0),
   },
