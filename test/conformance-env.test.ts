@@ -1,0 +1,142 @@
+/**
+ * The facts the catalog reads beyond the kernel version, and what they
+ * decide: the patch level Debian hides from its 6.1 release string, the
+ * kernel configuration, the requirements read from it (sealed system
+ * mappings, forced /proc/PID/mem writes, hibernation), and the conditions
+ * that pick an expectation (THP, shmem huge pages).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gatherEnv } from '../lib/conformance/env.js';
+import { CATALOG } from '../lib/conformance/index.js';
+import { REQUIREMENTS, selectExpectation } from '../lib/conformance/expect.js';
+import type { ConformanceEnv } from '../lib/conformance/types.js';
+import { distributionVersion, kernelConfig, parseKernelConfig, parseKernelVersion } from '../lib/kernel.js';
+
+const env = gatherEnv();
+const work = mkdtempSync(join(tmpdir(), 'memseal-env-test-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function withConfig(options: Record<string, string>, source: string | null = '/boot/config-test'): ConformanceEnv {
+  return { ...env, config: { source, options } };
+}
+
+describe('kernel version', () => {
+  it("takes Debian's patch level from the version string when the release hides it", () => {
+    expect(distributionVersion('6.1.0-57-cloud-amd64', '#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-26)')).toEqual([6, 1, 192]);
+    expect(distributionVersion('6.12.117+deb12-cloud-amd64', '#1 SMP PREEMPT_DYNAMIC Debian 6.12.117-1~deb12u1 (2026-11-14)')).toEqual([6, 12, 117]);
+    // Another series, or an older patch level than the release says, is not believed.
+    expect(distributionVersion('6.12.117+deb12-cloud-amd64', '#1 SMP Debian 6.1.192-3')).toBeUndefined();
+    expect(distributionVersion('6.1.50-custom', '#1 SMP Debian 6.1.10-1')).toBeUndefined();
+    expect(distributionVersion('6.18.44-fc', '#1 SMP PREEMPT_DYNAMIC @0')).toBeUndefined();
+    expect(parseKernelVersion('6.1.0-57-cloud-amd64')).toEqual([6, 1, 0]);
+  });
+});
+
+describe('kernel configuration', () => {
+  const text = '#\n# comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C="x y"\nCONFIG_D=m\n';
+
+  it('parses set options and leaves out unset ones', () => {
+    const o = parseKernelConfig(text);
+    expect([...o.entries()]).toEqual([
+      ['CONFIG_A', 'y'],
+      ['CONFIG_C', '"x y"'],
+      ['CONFIG_D', 'm'],
+    ]);
+  });
+
+  it('reads the first readable of its paths, gzipped or plain', () => {
+    const gz = join(work, 'config.gz');
+    writeFileSync(gz, gzipSync(text));
+    const plain = join(work, 'config-plain');
+    writeFileSync(plain, 'CONFIG_Z=y\n');
+    expect(kernelConfig([join(work, 'missing'), gz, plain])).toMatchObject({ source: gz });
+    expect(kernelConfig([plain])!.options.get('CONFIG_Z')).toBe('y');
+    expect(kernelConfig([join(work, 'missing')])).toBeUndefined();
+  });
+
+  it('the environment keeps only the options the catalog reads, and says where it found them', () => {
+    expect(Object.keys(env.config.options).every((k) => k.startsWith('CONFIG_'))).toBe(true);
+    if (env.config.source !== null) expect(env.config.options.CONFIG_SECRETMEM ?? 'absent').toMatch(/^(y|absent)$/);
+  });
+});
+
+describe('requirements read from the configuration', () => {
+  const sysmap = REQUIREMENTS.sysmapSealed.check;
+
+  it('sealed system mappings: built with the option, built without it, or no configuration to tell', () => {
+    expect(sysmap(withConfig({ CONFIG_MSEAL_SYSTEM_MAPPINGS: 'y' }))).toEqual({ ok: true });
+    const without = sysmap(withConfig({ CONFIG_CHECKPOINT_RESTORE: 'y' }));
+    expect(without.ok).toBe(false);
+    expect(without.reason).toMatch(/built without CONFIG_MSEAL_SYSTEM_MAPPINGS \(\/boot\/config-test; it has CONFIG_CHECKPOINT_RESTORE/);
+    const unknown = sysmap({ ...withConfig({}, null), sysmapSealed: false });
+    expect(unknown.reason).toMatch(/no kernel configuration is readable .* cannot be told from one that failed to seal/);
+    // Without a configuration, a sealed [vdso] proves the option.
+    expect(sysmap({ ...withConfig({}, null), sysmapSealed: true }).ok).toBe(true);
+  });
+
+  it('forced /proc/PID/mem writes: what the probe saw, and the policy that explains a refusal', () => {
+    const proc = REQUIREMENTS.procMemForce.check;
+    expect(proc({ ...env, procMem: { forced: true, policy: 'always', from: 'x' } }).ok).toBe(true);
+    const ptrace = proc({ ...env, procMem: { forced: false, policy: 'ptrace', from: 'CONFIG_PROC_MEM_FORCE_PTRACE=y (/boot/config-x)' } });
+    expect(ptrace.ok).toBe(false);
+    expect(ptrace.reason).toMatch(/policy ptrace: CONFIG_PROC_MEM_FORCE_PTRACE=y .*proc_mem\.force_override=always/);
+    // A kernel whose policy is "always" but refuses runs the case, so the refusal shows as a failure.
+    expect(proc({ ...env, procMem: { forced: false, policy: 'always', from: 'x' } }).ok).toBe(true);
+  });
+
+  it('on this machine the probe agrees with the policy it read', () => {
+    if (env.procMem.policy === 'always') expect(env.procMem.forced).toBe(true);
+    if (env.procMem.policy === 'never') expect(env.procMem.forced).toBe(false);
+  });
+
+  it('hibernation: "disk" offered, or why not', () => {
+    const h = REQUIREMENTS.hibernation.check;
+    expect(h({ ...env, powerStates: 'freeze mem disk' }).ok).toBe(true);
+    expect(h({ ...withConfig({}), powerStates: 'freeze' }).reason).toMatch(/built without CONFIG_HIBERNATION/);
+    expect(h({ ...withConfig({ CONFIG_HIBERNATION: 'y' }), powerStates: 'freeze mem' }).reason).toMatch(/CONFIG_HIBERNATION=y.*offers "freeze mem"/);
+  });
+});
+
+describe('conditions', () => {
+  const shortWrite = CATALOG.find((c) => c.id === 'seals.grow.short-write')!;
+  const at = (release: string, thp: ConformanceEnv['thp']): string | undefined => {
+    const e = selectExpectation(shortWrite, { ...env, kernel: { ...env.kernel, release, version: parseKernelVersion(release) }, thp });
+    return e === undefined ? undefined : String(e.outcome);
+  };
+
+  it('the write chunk decides seals.grow.short-write: page by page, or refused whole when memfds hold large folios', () => {
+    const short = 'across=8192 at-end=EPERM size=8192';
+    const refused = 'across=EPERM at-end=EPERM size=8192';
+    expect(at('6.1.192', { built: true, shmemEnabled: 'never' })).toBe(short);
+    expect(at('6.12.117', { built: true, shmemEnabled: 'never' })).toBe(refused);
+    expect(at('6.12.117', { built: false, shmemEnabled: null })).toBe(short);
+    expect(at('6.18.44', { built: true, shmemEnabled: 'never' })).toBe(short);
+    expect(at('6.18.44', { built: true, shmemEnabled: 'deny' })).toBe(short);
+    expect(at('6.18.44', { built: true, shmemEnabled: 'within_size' })).toBe(refused);
+    expect(at('7.3.4', { built: true, shmemEnabled: 'never' })).toBe(refused);
+    // Kernels no source or measurement covers get no expectation.
+    expect(at('6.15.2', { built: true, shmemEnabled: 'never' })).toBeUndefined();
+  });
+
+  it('secret memory accounting follows the CVE-2026-93243 fix by patch level', () => {
+    const locked = CATALOG.find((c) => c.id === 'secret.mmap.locked')!;
+    const lo = (v: string): string | undefined => {
+      const e = selectExpectation(locked, { ...env, kernel: { ...env.kernel, release: v, version: parseKernelVersion(v) } });
+      return e === undefined ? undefined : String(e.outcome).split(' ')[0];
+    };
+    expect([lo('6.1.190'), lo('6.1.191'), lo('6.12.112'), lo('6.12.113'), lo('6.18.44'), lo('7.2.12'), lo('7.3.4')]).toEqual([
+      'lo=true',
+      'lo=false',
+      'lo=true',
+      'lo=false',
+      'lo=true',
+      'lo=false',
+      'lo=false',
+    ]);
+    for (const unknown of ['6.6.100', '6.18.60', '7.0.5']) expect(lo(unknown), unknown).toBeUndefined();
+  });
+});
