@@ -33,7 +33,8 @@ export function summaryLine(r: ConformanceReport): string {
 function headerLines(r: ConformanceReport): string[] {
   const seccomp = r.seccomp.mode === 2 ? `filter (${r.seccomp.filters ?? '?'})` : r.seccomp.mode === null ? 'unknown' : r.seccomp.mode === 0 ? 'none' : String(r.seccomp.mode);
   return [
-    `kernel ${r.kernel.release} (${r.kernel.arch}), node ${r.node}, uid ${r.uid}`,
+    `kernel ${r.kernel.release}${r.kernel.release.startsWith(r.kernel.version) ? '' : ` (${r.kernel.version})`} (${r.kernel.arch}), node ${r.node}, uid ${r.uid}`,
+    `kernel configuration ${r.kernel.config ?? 'not readable'}, THP ${r.facts.thp.built ? `shmem ${r.facts.thp.shmemEnabled ?? '?'}` : 'not built'}, /proc/PID/mem writes ${r.facts.procMem.forced ? 'forced' : 'not forced'}${r.facts.procMem.policy === null ? '' : ` (${r.facts.procMem.policy})`}`,
     `vm.memfd_noexec ${r.memfdNoexec ?? 'absent (before 6.3)'}, ${r.container.detected ? `container (${r.container.engine ?? 'pid namespace'})` : 'no container'}, seccomp ${seccomp}`,
   ];
 }

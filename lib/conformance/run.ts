@@ -214,9 +214,10 @@ export async function runConformance(options?: RunOptions): Promise<ConformanceR
   const ordered = planned.map((p) => results.get(p.case.id)!).sort((a, b) => familyOrder(a) - familyOrder(b));
   return {
     schema: 'memseal-conformance/1',
-    kernel: { release: env.kernel.release, version: env.kernel.version.join('.'), arch: env.kernel.arch },
+    kernel: { release: env.kernel.release, version: env.kernel.version.join('.'), arch: env.kernel.arch, cmdline: env.cmdline, config: env.config.source },
     node: env.node,
     uid: env.uid,
+    facts: { thp: env.thp, procMem: env.procMem, powerStates: env.powerStates },
     container: env.container,
     seccomp: env.seccomp,
     memfdNoexec: env.memfdNoexec,

@@ -248,9 +248,12 @@ export interface CaseResult {
 /** The whole report (`memseal conform --json`). */
 export interface ConformanceReport {
   schema: 'memseal-conformance/1';
-  kernel: { release: string; version: string; arch: string };
+  /** `version` is the upstream version ranges were judged by (Debian's 6.1 names its patch level only in `uname -v`); `config` where its configuration was read, or null. */
+  kernel: { release: string; version: string; arch: string; cmdline: string; config: string | null };
   node: string;
   uid: number;
+  /** Machine facts that decide expectations and requirements besides the version. */
+  facts: { thp: ConformanceEnv['thp']; procMem: ConformanceEnv['procMem']; powerStates: string | null };
   container: ConformanceEnv['container'];
   seccomp: ConformanceEnv['seccomp'];
   memfdNoexec: number | null;
