@@ -25,6 +25,18 @@ export const DEFAULT_TIMEOUT_SECONDS = 10;
 /** Time a child gets to start (load node, the addon and the catalog) on top of the first case's limit. */
 const STARTUP_SECONDS = 20;
 
+/**
+ * How much slower than a normal machine this one runs: every time limit is
+ * multiplied by it. $MEMSEAL_CONFORM_TIME_SCALE (a number from 1 to 100;
+ * `memseal vm` sets it in a guest under TCG, where starting a process can
+ * take seconds). A limit is a limit, not a measure: no case's outcome
+ * depends on it.
+ */
+export function timeScale(): number {
+  const n = Number(process.env.MEMSEAL_CONFORM_TIME_SCALE);
+  return Number.isFinite(n) && n >= 1 && n <= 100 ? n : 1;
+}
+
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -62,7 +74,8 @@ function tail(text: string): string {
 /** One child process over `cases`, until it ends. */
 function attempt(cases: readonly Case[], mode: 'run' | 'pidns', env: ConformanceEnv, modules: readonly string[]): Promise<Attempt> {
   const job: ChildJob = { ids: cases.map((c) => c.id), env, modules: [...modules] };
-  const timeouts = new Map(cases.map((c) => [c.id, (c.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000]));
+  const scale = timeScale();
+  const timeouts = new Map(cases.map((c) => [c.id, (c.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000 * scale]));
   installExitHook();
   const child = spawn(process.execPath, [childScript(), mode, JSON.stringify(job)], {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
@@ -80,7 +93,7 @@ function attempt(cases: readonly Case[], mode: 'run' | 'pidns', env: Conformance
       killGroup(child);
     }, ms);
   };
-  arm(STARTUP_SECONDS * 1000 + (timeouts.get(cases[0]!.id) ?? 0));
+  arm(STARTUP_SECONDS * 1000 * scale + (timeouts.get(cases[0]!.id) ?? 0));
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (result.stderr += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (result.stderr += d));
   createInterface({ input: child.stdio[3] as Readable }).on('line', (line) => {
@@ -92,7 +105,7 @@ function attempt(cases: readonly Case[], mode: 'run' | 'pidns', env: Conformance
     }
     if (m.t === 'start') {
       result.running = m.id;
-      arm(timeouts.get(m.id) ?? DEFAULT_TIMEOUT_SECONDS * 1000);
+      arm(timeouts.get(m.id) ?? DEFAULT_TIMEOUT_SECONDS * 1000 * scale);
       return;
     }
     result.outcomes.set(
@@ -132,7 +145,7 @@ export async function runIsolated(
     for (const [id, o] of a.outcomes) outcomes.set(id, o);
     const culprit = a.running ?? (a.outcomes.size === 0 ? remaining[0]!.id : null);
     if (culprit !== null && !outcomes.has(culprit)) {
-      const limit = remaining.find((c) => c.id === culprit)?.timeout ?? DEFAULT_TIMEOUT_SECONDS;
+      const limit = (remaining.find((c) => c.id === culprit)?.timeout ?? DEFAULT_TIMEOUT_SECONDS) * timeScale();
       const why = a.timedOut
         ? `timed out after ${limit} s (the child process was killed)`
         : `the child process died during this case (${a.exit})`;
