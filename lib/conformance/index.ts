@@ -7,6 +7,7 @@ import { cases as exec } from './exec.js';
 import { cases as hugetlb } from './hugetlb.js';
 import { cases as memfd } from './memfd.js';
 import { cases as mseal } from './mseal.js';
+import { cases as msealVma } from './mseal-vma.js';
 import { cases as seals } from './seals.js';
 import { cases as sealsStates } from './seals-states.js';
 import { cases as secret } from './secret.js';
@@ -42,7 +43,7 @@ export function validateCatalog(list: readonly Case[]): readonly Case[] {
 }
 
 /** Every case, family by family. */
-export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...secret, ...mseal, ...hugetlb]);
+export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...secret, ...mseal, ...msealVma, ...hugetlb]);
 
 export { FAMILIES } from './types.js';
 export type * from './types.js';
