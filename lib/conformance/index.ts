@@ -5,6 +5,7 @@
 import { compareVersions, parseKernelVersion } from '../kernel.js';
 import { cases as exec } from './exec.js';
 import { cases as hugetlb } from './hugetlb.js';
+import { cases as hugetlbSeals } from './hugetlb-seals.js';
 import { cases as memfd } from './memfd.js';
 import { cases as mseal } from './mseal.js';
 import { cases as msealVma } from './mseal-vma.js';
@@ -43,7 +44,7 @@ export function validateCatalog(list: readonly Case[]): readonly Case[] {
 }
 
 /** Every case, family by family. */
-export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...secret, ...mseal, ...msealVma, ...hugetlb]);
+export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...secret, ...mseal, ...msealVma, ...hugetlb, ...hugetlbSeals]);
 
 export { FAMILIES } from './types.js';
 export type * from './types.js';
