@@ -4,6 +4,7 @@
  */
 import { compareVersions, parseKernelVersion } from '../kernel.js';
 import { cases as exec } from './exec.js';
+import { cases as execNested } from './exec-sysctl-nested.js';
 import { cases as hugetlb } from './hugetlb.js';
 import { cases as hugetlbSeals } from './hugetlb-seals.js';
 import { cases as memfd } from './memfd.js';
@@ -44,7 +45,7 @@ export function validateCatalog(list: readonly Case[]): readonly Case[] {
 }
 
 /** Every case, family by family. */
-export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...secret, ...mseal, ...msealVma, ...hugetlb, ...hugetlbSeals]);
+export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...execNested, ...secret, ...mseal, ...msealVma, ...hugetlb, ...hugetlbSeals]);
 
 export { FAMILIES } from './types.js';
 export type * from './types.js';

@@ -88,4 +88,6 @@ async function memfdShapeStep(args: unknown, io: StepIO): Promise<void> {
 export const STEPS: Readonly<Record<string, StepFn>> = {
   'ns-agent': nsAgent,
   'memfd-shape': memfdShapeStep,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  ...(require('./steps-nested.js') as typeof import('./steps-nested.js')).NESTED_STEPS,
 };
