@@ -135,6 +135,30 @@ export const cases: readonly Case[] = [
       });
     },
   }),
+  ...(['shrink', 'grow'] as const).map((which) =>
+    sealCase({
+      id: `seals.${which}.allows-io`,
+      title: `F_SEAL_${which.toUpperCase()} alone does not block I/O inside the file: read, write, private and shared writable mappings, mprotect(RW), hole punching`,
+      source: [MT(`test_seal_${which}`), LTP1(`test_seal_${which}`)],
+      expect: [{ since: '3.17', outcome: `seals=${which === 'shrink' ? '0x2' : '0x4'} read=ok write=ok private-r=ok private-rw=ok shared-rw=ok shared-w=ok mprotect=ok punch=ok` }],
+      run: (ctx: CaseContext) => {
+        const { b, c } = ctx;
+        const fd = sealed(ctx, which === 'shrink' ? c.F_SEAL_SHRINK! : c.F_SEAL_GROW!);
+        const ro = mapFd(ctx, fd, ctx.page, c.PROT_READ!, c.MAP_SHARED!);
+        return kv({
+          seals: sealsNoExec(ctx, fd),
+          read: read16(ctx, fd),
+          write: errno(() => b.write(fd, Buffer.from('x'), 0, 1, 0)),
+          'private-r': mapResult(ctx, fd, ctx.page, c.PROT_READ!, c.MAP_PRIVATE!),
+          'private-rw': mapResult(ctx, fd, ctx.page, RW(ctx), c.MAP_PRIVATE!),
+          'shared-rw': mapResult(ctx, fd, ctx.page, RW(ctx), c.MAP_SHARED!),
+          'shared-w': mapResult(ctx, fd, ctx.page, c.PROT_WRITE!, c.MAP_SHARED!),
+          mprotect: typeof ro === 'string' ? `mmap-${ro}` : errno(() => b.mprotect(ro, ctx.page, RW(ctx))),
+          punch: errno(() => b.fallocate(fd, PUNCH(ctx), 0, ctx.page)),
+        });
+      },
+    }),
+  ),
   sealCase({
     id: 'seals.write.truncate-reopen',
     title: 'F_SEAL_WRITE does not block an O_RDWR | O_CREAT | O_TRUNC reopen through /proc/self/fd: the file becomes empty',
