@@ -9,9 +9,11 @@
  * values applied to hugetlb memfds.
  *
  * Each case runs as pid 1 of a fresh pid namespace (the "parent") and talks
- * to `ns-nest` agents in namespaces below it. They start by writing the
- * parent's value, which only works when the ambient value (the runner's
- * namespace) is 0; other ambient values have no expectation here.
+ * to `ns-nest` agents in namespaces below it. The ambient value (the
+ * runner's namespace) is a floor for all of them, so each case has one
+ * expectation per ambient value, measured on 6.18 in namespaces set to 0,
+ * 1 and 2, and matching the rule: a namespace may write any value not
+ * below its parent's, and a memfd follows the highest value on its path.
  */
 import { attempt, hex, kv, SRC } from './helpers.js';
 import { writeNoexec } from './steps.js';
@@ -53,12 +55,24 @@ async function finish(agent: StepHandle): Promise<void> {
 
 const SIMPLE = ['0', '1', '0', '2', '1', '0'] as const;
 
+/** The grandchild's answers to SIMPLE when its ancestors hold it at `floor`: a write below the floor fails and the value stays. */
+function simpleUnder(floor: 0 | 1 | 2): string {
+  let value = floor;
+  const steps = SIMPLE.map((v) => {
+    const w = Number(v) as 0 | 1 | 2;
+    const ok = w >= floor;
+    if (ok) value = w;
+    return `${v}:${ok ? 'ok' : 'EINVAL'} ${AT[String(value) as '0' | '1' | '2']}`;
+  });
+  return [`parent=${floor === 0 ? 'ok' : 'EINVAL'}`, 'depth=ok', ...steps].join(' | ');
+}
+
 export const cases: readonly Case[] = [
   nestedCase({
     id: 'exec.sysctl.grandchild-simple',
     title: 'a grandchild pid namespace (parent at 0) runs the whole simple sequence 0, 1, 0, 2, 1, 0 like a child: each write works and each value behaves as documented',
     source: [MT('sysctl_nested_child: a further nested pidns works the same'), MT('sysctl_simple_child'), PIDSYS],
-    expect: [{ since: '6.6', noexec: [0], outcome: ['parent=ok', 'depth=ok', ...SIMPLE.map((v) => `${v}:ok ${AT[v]}`)].join(' | ') }],
+    expect: ([0, 1, 2] as const).map((floor) => ({ since: '6.6', noexec: [floor], outcome: simpleUnder(floor) })),
     run: async (ctx) => {
       const parent = writeNoexec('0');
       const agent = await child(ctx);
@@ -73,7 +87,10 @@ export const cases: readonly Case[] = [
     id: 'exec.sysctl.child-at-1-full',
     title: 'a child namespace created at 1 behaves as 1 for plain, MFD_EXEC and MFD_NOEXEC_SEAL memfds, cannot go to 0, can go to 2, and its 2 leaves the parent at 1',
     source: [MT('sysctl_nested_child: nested sysctl 1'), MT('test_sysctl_sysctl1'), MT('test_sysctl_sysctl1_failset'), PIDSYS],
-    expect: [{ since: '6.6', noexec: [0], outcome: `set=ok child=${AT['1']} lower=EINVAL raise=ok child=${AT['2']} parent=${AT['1']}` }],
+    expect: [
+      { since: '6.6', noexec: [0, 1], outcome: `set=ok child=${AT['1']} lower=EINVAL raise=ok child=${AT['2']} parent=${AT['1']}` },
+      { since: '6.6', noexec: [2], outcome: `set=EINVAL child=${AT['2']} lower=EINVAL raise=ok child=${AT['2']} parent=${AT['2']}` },
+    ],
     run: async (ctx) => {
       const set = writeNoexec('1');
       const agent = await child(ctx);
@@ -89,7 +106,7 @@ export const cases: readonly Case[] = [
     id: 'exec.sysctl.child-at-2-full',
     title: 'a child namespace created at 2 behaves as 2 (MFD_EXEC refused, plain and NOEXEC_SEAL memfds sealed against exec) and can write neither 1 nor 0',
     source: [MT('sysctl_nested_child: nested sysctl 2'), MT('test_sysctl_sysctl2'), MT('test_sysctl_sysctl2_failset'), PIDSYS],
-    expect: [{ since: '6.6', noexec: [0], outcome: `set=ok child=${AT['2']} to1=EINVAL to0=EINVAL child=${AT['2']}` }],
+    expect: [{ since: '6.6', outcome: `set=ok child=${AT['2']} to1=EINVAL to0=EINVAL child=${AT['2']}` }],
     run: async (ctx) => {
       const set = writeNoexec('2');
       const agent = await child(ctx);
@@ -105,7 +122,11 @@ export const cases: readonly Case[] = [
     id: 'exec.sysctl.parent-raises-to-1',
     title: 'a child namespace created at 0 is bound by 1 once its parent raises to 1: it reads 1, cannot write 0, and gets noexec memfds',
     source: [MT('sysctl_nested_child: nested sysctl 0 -> 1 after fork'), PIDSYS],
-    expect: [{ since: '6.6', noexec: [0], outcome: `child-before=0 raise=ok lower=EINVAL child=${AT['1']}` }],
+    expect: [
+      { since: '6.6', noexec: [0], outcome: `child-before=0 raise=ok lower=EINVAL child=${AT['1']}` },
+      { since: '6.6', noexec: [1], outcome: `child-before=1 raise=ok lower=EINVAL child=${AT['1']}` },
+      { since: '6.6', noexec: [2], outcome: `child-before=2 raise=EINVAL lower=EINVAL child=${AT['2']}` },
+    ],
     run: async (ctx) => {
       writeNoexec('0');
       const agent = await child(ctx);
@@ -121,7 +142,11 @@ export const cases: readonly Case[] = [
     id: 'exec.sysctl.parent-lowers-from-2',
     title: 'a child namespace created at 2 keeps 2 when its parent later lowers itself to 1 and then to 0',
     source: [MT('test_sysctl_nested: child forked at 2, parent lowers'), PIDSYS],
-    expect: [{ since: '6.6', noexec: [0], outcome: `set=ok to1=ok child=2 to0=ok child=${AT['2']} parent=${AT['0']}` }],
+    expect: [
+      { since: '6.6', noexec: [0], outcome: `set=ok to1=ok child=2 to0=ok child=${AT['2']} parent=${AT['0']}` },
+      { since: '6.6', noexec: [1], outcome: `set=ok to1=ok child=2 to0=EINVAL child=${AT['2']} parent=${AT['1']}` },
+      { since: '6.6', noexec: [2], outcome: `set=ok to1=EINVAL child=2 to0=EINVAL child=${AT['2']} parent=${AT['2']}` },
+    ],
     run: async (ctx) => {
       const set = writeNoexec('2');
       const agent = await child(ctx);
@@ -138,7 +163,10 @@ export const cases: readonly Case[] = [
     title: 'vm.memfd_noexec applies to hugetlb memfds too: at 1 and 2 a plain one is noexec-sealed; MFD_EXEC works at 1 and is refused at 2',
     requires: ['hugetlb'],
     source: [MT('test_sysctl_simple (hugetlbfs mode)'), SRC.code('mm/memfd.c', 'check_sysctl_memfd_noexec')],
-    expect: [{ since: '6.6', noexec: [0], outcome: 'at1=ok plain=0666/0x20 exec=0777/0x0 at2=ok plain=0666/0x20 exec=EACCES' }],
+    expect: [
+      { since: '6.6', noexec: [0, 1], outcome: 'at1=ok plain=0666/0x20 exec=0777/0x0 at2=ok plain=0666/0x20 exec=EACCES' },
+      { since: '6.6', noexec: [2], outcome: 'at1=EINVAL plain=0666/0x20 exec=EACCES at2=ok plain=0666/0x20 exec=EACCES' },
+    ],
     run: (ctx) => {
       const { b, c } = ctx;
       const shape = (flags: number): string => {

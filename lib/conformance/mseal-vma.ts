@@ -130,7 +130,7 @@ export const cases: readonly Case[] = [
     expect: since(
       '6.10',
       'before=1r--p|20r--p|1r--p seal=ok after=22r--p vmas=3 sealed=true munmap=EPERM mprotect=EPERM',
-      '6.17-6.18.20 and 7.0-rc1..rc5 computed a wrong range after such a merge (fixed by "mm/mseal: update VMA end correctly on merge")',
+      'kernels from 6.17 without "mm/mseal: update VMA end correctly on merge" (6.18.21, 7.0-rc6) may seal a wrong range after such a merge',
     ),
     run: (ctx) => {
       const { c } = ctx;
