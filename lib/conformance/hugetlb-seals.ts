@@ -6,6 +6,7 @@
  * sealing with a live mapping, with pages a pipe still holds, and the seals
  * F_SEAL_EXEC implies. Cases that map need a free huge page ('hugepages').
  */
+import { spawn } from 'node:child_process';
 import { openSync, constants as fsConstants } from 'node:fs';
 import { addSeals, attempt, errno, hex, kv, modeOf, sealsNoExec, SRC } from './helpers.js';
 import { FUSE_TEST, splicedPagesBusy } from './seals-states.js';
@@ -138,6 +139,36 @@ export const cases: readonly Case[] = [
       const fallocate = errno(() => b.fallocate(fd, 0, 2 * H, H));
       const shrink = errno(() => b.ftruncate(fd, H));
       return kv({ grow, fallocate, shrink, size: b.fstat(fd).size / H });
+    },
+  }),
+  hugeCase({
+    id: 'hugetlb.seals.shared-fds',
+    title: 'seals on a hugetlb memfd are shared by a dup(), an O_RDWR reopen through /proc/self/fd, and the copy a second process holds',
+    requires: ['secondProcess'],
+    source: [HT('test_share_dup'), HT('test_share_open'), HT('test_share_fork')],
+    expect: [{ since: '4.16', outcome: 'dup-add=ok reopen-add=ok seals=0x6/0x6/0x6 held=true seal=ok write=EPERM exited=0 write=EPERM seals=0x7' }],
+    run: async (ctx) => {
+      const { b, c } = ctx;
+      const fd = sealedHuge(ctx, 0);
+      const dup = ctx.fd(b.dup(fd));
+      const dupAdd = addSeals(ctx, dup, c.F_SEAL_SHRINK!);
+      const again = reopen(ctx, fd, fsConstants.O_RDWR);
+      if (typeof again === 'string') return kv({ 'dup-add': dupAdd, reopen: again });
+      const reopenAdd = addSeals(ctx, again, c.F_SEAL_GROW!);
+      const seen = [fd, dup, again].map((x) => sealsNoExec(ctx, x)).join('/');
+      const holder = spawn(process.execPath, ['-e', "process.stdout.write(require('fs').readlinkSync('/proc/self/fd/3').includes('memfd') ? 'held\\n' : 'other\\n');process.stdin.resume();process.stdin.on('end',()=>process.exit(0))"], {
+        stdio: ['pipe', 'pipe', 'ignore', fd],
+      });
+      const exited = new Promise<number | null>((resolve) => holder.on('close', (code) => resolve(code)));
+      const held = await new Promise<boolean>((resolve) => {
+        holder.stdout!.once('data', (d: Buffer) => resolve(d.toString().startsWith('held')));
+        holder.once('close', () => resolve(false));
+      });
+      const seal = addSeals(ctx, fd, c.F_SEAL_SEAL!);
+      const before = addSeals(ctx, dup, c.F_SEAL_WRITE!);
+      holder.stdin!.end();
+      const code = await exited;
+      return `${kv({ 'dup-add': dupAdd, 'reopen-add': reopenAdd, seals: seen, held, seal, write: before, exited: code ?? 'signal' })} ${kv({ write: addSeals(ctx, again, c.F_SEAL_WRITE!), seals: sealsNoExec(ctx, fd) })}`;
     },
   }),
   hugeCase({

@@ -405,6 +405,23 @@ export const cases: readonly Case[] = [
     },
   }),
   controlCase({
+    id: 'mseal.control.mprotect',
+    title: 'control: on unsealed memory mprotect of the first or last pages, an unaligned length (rounded up), across two VMAs and of a partial range all succeed',
+    source: [MST('test_seal_mprotect_start(false), test_seal_mprotect_end(false), test_seal_mprotect_unalign_len(false), test_seal_mprotect_two_vma(false), test_seal_mprotect_partial_mprotect(false)')],
+    expect: since('3.2', 'start=ok end=ok unaligned=ok two-vma=ok partial=ok perms=r--p|r--p|r--p|r--p'),
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const addr = anon(ctx, 4, c.PROT_READ!);
+      const start = mprotect(ctx, addr, 2, RW(ctx));
+      const end = mprotect(ctx, at(ctx, addr, 2), 2, RW(ctx));
+      const unaligned = errno(() => b.mprotect(addr, ctx.page + 1, c.PROT_READ!));
+      const twoVma = mprotect(ctx, addr, 4, c.PROT_READ!);
+      const partial = mprotect(ctx, addr, 1, c.PROT_READ!);
+      const perms = [0, 1, 2, 3].map((i) => mapsIn(at(ctx, addr, i), 1)[0]?.perms ?? '-').join('|');
+      return kv({ start, end, unaligned, 'two-vma': twoVma, partial, perms });
+    },
+  }),
+  controlCase({
     id: 'mseal.control.munmap-holes',
     title: 'control: on unsealed memory munmap over [mapped | hole | mapped] succeeds and leaves nothing mapped',
     source: [MST('test_munmap_start_freed(false), test_munmap_middle_freed(false), test_munmap_end_freed(false)')],
