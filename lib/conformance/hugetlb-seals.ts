@@ -6,10 +6,9 @@
  * sealing with a live mapping, with pages a pipe still holds, and the seals
  * F_SEAL_EXEC implies. Cases that map need a free huge page ('hugepages').
  */
-import { spawn } from 'node:child_process';
 import { openSync, constants as fsConstants } from 'node:fs';
 import { addSeals, attempt, errno, hex, kv, modeOf, sealsNoExec, SRC } from './helpers.js';
-import { FUSE_TEST, splicedPagesBusy } from './seals-states.js';
+import { FUSE_TEST, holdInAnotherProcess, splicedPagesBusy } from './seal-helpers.js';
 import type { Case, CaseContext, Expectation, Source } from './types.js';
 
 const HT = (test: string): Source => SRC.memfdTest(`${test} (hugetlbfs mode)`);
@@ -156,19 +155,11 @@ export const cases: readonly Case[] = [
       if (typeof again === 'string') return kv({ 'dup-add': dupAdd, reopen: again });
       const reopenAdd = addSeals(ctx, again, c.F_SEAL_GROW!);
       const seen = [fd, dup, again].map((x) => sealsNoExec(ctx, x)).join('/');
-      const holder = spawn(process.execPath, ['-e', "process.stdout.write(require('fs').readlinkSync('/proc/self/fd/3').includes('memfd') ? 'held\\n' : 'other\\n');process.stdin.resume();process.stdin.on('end',()=>process.exit(0))"], {
-        stdio: ['pipe', 'pipe', 'ignore', fd],
-      });
-      const exited = new Promise<number | null>((resolve) => holder.on('close', (code) => resolve(code)));
-      const held = await new Promise<boolean>((resolve) => {
-        holder.stdout!.once('data', (d: Buffer) => resolve(d.toString().startsWith('held')));
-        holder.once('close', () => resolve(false));
-      });
+      const holder = await holdInAnotherProcess(fd);
       const seal = addSeals(ctx, fd, c.F_SEAL_SEAL!);
       const before = addSeals(ctx, dup, c.F_SEAL_WRITE!);
-      holder.stdin!.end();
-      const code = await exited;
-      return `${kv({ 'dup-add': dupAdd, 'reopen-add': reopenAdd, seals: seen, held, seal, write: before, exited: code ?? 'signal' })} ${kv({ write: addSeals(ctx, again, c.F_SEAL_WRITE!), seals: sealsNoExec(ctx, fd) })}`;
+      const code = await holder.release();
+      return `${kv({ 'dup-add': dupAdd, 'reopen-add': reopenAdd, seals: seen, held: holder.held, seal, write: before, exited: code })} ${kv({ write: addSeals(ctx, again, c.F_SEAL_WRITE!), seals: sealsNoExec(ctx, fd) })}`;
     },
   }),
   hugeCase({

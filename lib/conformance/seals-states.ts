@@ -6,16 +6,14 @@
  * second process, and F_SEAL_WRITE against pages an in-flight pipe still
  * holds (vmsplice), which the kernel must wait for and then refuse.
  */
-import { spawn } from 'node:child_process';
 import { openSync, constants as fsConstants } from 'node:fs';
 import { addSeals, attempt, errno, hex, kv, mapFd, mapResult, memfd, sealsNoExec, size, sized, SRC } from './helpers.js';
+import { FUSE_TEST, holdInAnotherProcess, splicedPagesBusy } from './seal-helpers.js';
 import type { Case, CaseContext, Expectation, Source } from './types.js';
 
 const MT = SRC.memfdTest;
 const LTP1 = (test: string): Source => SRC.ltp('memfd_create/memfd_create01.c', test);
 const MEMFD_C = (fn: string): Source => SRC.code('mm/memfd.c', fn);
-/** fuse_test.c pins the pages with a FUSE direct-IO read; these cases hold them with vmsplice, which needs no FUSE helper. */
-export const FUSE_TEST = (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/memfd/fuse_test.c', test });
 
 const RW = (ctx: CaseContext): number => ctx.c.PROT_READ! | ctx.c.PROT_WRITE!;
 const PUNCH = (ctx: CaseContext): number => ctx.pc.FALLOC_FL_PUNCH_HOLE! | ctx.pc.FALLOC_FL_KEEP_SIZE!;
@@ -305,20 +303,11 @@ export const cases: readonly Case[] = [
     run: async (ctx) => {
       const { c } = ctx;
       const fd = sealed(ctx, 0, 1);
-      // A second process that holds the memfd as its fd 3 until its stdin closes.
-      const holder = spawn(process.execPath, ['-e', "require('fs').readlinkSync('/proc/self/fd/3');process.stdout.write('held\\n');process.stdin.resume();process.stdin.on('end',()=>process.exit(0))"], {
-        stdio: ['pipe', 'pipe', 'ignore', fd],
-      });
-      const exited = new Promise<number | null>((resolve) => holder.on('close', (code) => resolve(code)));
-      const held = await new Promise<boolean>((resolve) => {
-        holder.stdout!.once('data', (d: Buffer) => resolve(d.toString().startsWith('held')));
-        holder.once('close', () => resolve(false));
-      });
+      const holder = await holdInAnotherProcess(fd);
       const seal = addSeals(ctx, fd, c.F_SEAL_SEAL!);
       const before = addSeals(ctx, fd, c.F_SEAL_WRITE!);
-      holder.stdin!.end();
-      const code = await exited;
-      return `${kv({ held, seal, write: before, exited: code ?? 'signal' })} ${kv({ write: addSeals(ctx, fd, c.F_SEAL_WRITE!), seals: sealsNoExec(ctx, fd) })}`;
+      const code = await holder.release();
+      return `${kv({ held: holder.held, seal, write: before, exited: code })} ${kv({ write: addSeals(ctx, fd, c.F_SEAL_WRITE!), seals: sealsNoExec(ctx, fd) })}`;
     },
   }),
   sealCase({
@@ -334,30 +323,3 @@ export const cases: readonly Case[] = [
   }),
 ];
 
-/**
- * Maps `fd` shared, touches it, vmsplices `length` bytes of it into a pipe
- * that stays open, unmaps it (no writable mapping is left to explain an
- * EBUSY), and seals (hugetlbfs has no write(): `writeFirst` false lets
- * the splice fault the page in): the pipe's page references must make F_SEAL_WRITE wait
- * and fail; after the pipe is closed the seal must go through.
- */
-export function splicedPagesBusy(ctx: CaseContext, fd: number, length: number, writeFirst = true): string {
-  const { b, c } = ctx;
-  if (writeFirst) b.write(fd, Buffer.from([0x55]), 0, 1, 0);
-  const addr = b.mmap(0n, length, RW(ctx), c.MAP_SHARED!, fd, 0);
-  let pipe: [number, number, number] | string;
-  try {
-    pipe = attempt(() => b.vmspliceHold(addr, ctx.page));
-  } finally {
-    b.munmap(addr, length);
-  }
-  if (typeof pipe === 'string') return kv({ spliced: pipe });
-  const [r, w, spliced] = pipe;
-  ctx.fd(r);
-  ctx.fd(w);
-  const write = addSeals(ctx, fd, c.F_SEAL_WRITE!);
-  const held = sealsNoExec(ctx, fd);
-  ctx.close(r);
-  ctx.close(w);
-  return `${kv({ spliced, write, seals: held })} ${kv({ 'released-write': addSeals(ctx, fd, c.F_SEAL_WRITE!), seals: sealsNoExec(ctx, fd) })}`;
-}
