@@ -146,6 +146,8 @@ export interface RawBinding {
   capDrop(capability: number): void;
   vmsplice(addr: bigint, length: number): number;
   pipeRoundTrip(addr: bigint, length: number): [number, number];
+  /** vmsplice into a pipe left open (it holds the pages): [readFd, writeFd, bytes]; close both fds to release them. */
+  vmspliceHold(addr: bigint, length: number): [number, number, number];
   policyProbe(name: string): number;
 }
 

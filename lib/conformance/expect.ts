@@ -3,6 +3,7 @@
  * requirements need, and how an observed outcome becomes a status.
  */
 import { compareVersions, parseKernelVersion, type KernelVersion } from '../kernel.js';
+import { lowAddressCheck } from './low-address.js';
 import type {
   Case,
   Condition,
@@ -178,6 +179,13 @@ export const REQUIREMENTS: Readonly<Record<Requirement, { describe: string; chec
         if (policyDenies(env, s)) return blocked(`${s} is denied by a seccomp filter or LSM (${env.policy[s]})`);
       }
       return ok();
+    },
+  },
+  lowAddress: {
+    describe: 'a mapping at address 0 (CAP_SYS_RAWIO below vm.mmap_min_addr, no LSM refusal)',
+    check: () => {
+      const r = lowAddressCheck();
+      return r.ok ? ok() : skip(r.reason ?? 'cannot map address 0');
     },
   },
   pku: { describe: 'memory protection keys', check: (env) => (env.pku ? ok() : skip('no memory protection keys (pkey_alloc fails: CPU without PKU)')) },

@@ -4,11 +4,16 @@
  */
 import { compareVersions, parseKernelVersion } from '../kernel.js';
 import { cases as exec } from './exec.js';
+import { cases as execNested } from './exec-sysctl-nested.js';
 import { cases as hugetlb } from './hugetlb.js';
+import { cases as hugetlbSeals } from './hugetlb-seals.js';
 import { cases as memfd } from './memfd.js';
 import { cases as mseal } from './mseal.js';
+import { cases as msealVma } from './mseal-vma.js';
 import { cases as seals } from './seals.js';
+import { cases as sealsStates } from './seals-states.js';
 import { cases as secret } from './secret.js';
+import { cases as secretMore } from './secret-more.js';
 import { FAMILIES, type Case } from './types.js';
 
 const ID = /^[a-z0-9]+(\.[a-z0-9-]+)+$/;
@@ -41,7 +46,7 @@ export function validateCatalog(list: readonly Case[]): readonly Case[] {
 }
 
 /** Every case, family by family. */
-export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...exec, ...secret, ...mseal, ...hugetlb]);
+export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...execNested, ...secret, ...secretMore, ...mseal, ...msealVma, ...hugetlb, ...hugetlbSeals]);
 
 export { FAMILIES } from './types.js';
 export type * from './types.js';

@@ -9,6 +9,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { binding } from '../binding.js';
 import { SyscallError } from '../errors.js';
+// steps-nested imports this module back; it reads these exports only when a step runs.
+import { NESTED_STEPS } from './steps-nested.js';
 
 export interface StepIO {
   send(message: unknown): void;
@@ -88,4 +90,5 @@ async function memfdShapeStep(args: unknown, io: StepIO): Promise<void> {
 export const STEPS: Readonly<Record<string, StepFn>> = {
   'ns-agent': nsAgent,
   'memfd-shape': memfdShapeStep,
+  ...NESTED_STEPS,
 };

@@ -49,6 +49,7 @@ export type Requirement =
   | 'secondProcess' // a forked child can inspect this one (fork allowed)
   | 'ptrace' // ptrace and process_vm_readv allowed between parent and child
   | 'pku' // memory protection keys (pkey_alloc works)
+  | 'lowAddress' // this process may map page 0 (CAP_SYS_RAWIO below vm.mmap_min_addr; tried at run time)
   | 'x86_64' // the case carries x86-64 machine code
   | 'sh' // /bin/sh exists (script exec cases)
   | 'devShm' // a tmpfs is mounted at /dev/shm

@@ -321,7 +321,7 @@ function conformTargets(ctx, list) {
   // which the conformance tests exercise on purpose in their own children).
   const outside = () => arg(r, [-1, 2 ** 31, 1e12, 1.5, Number.NaN, '1', null, undefined, {}, 2n ** 70n]);
   target(list, 'conform', 'raw.procs', () => {
-    switch (r.int(8)) {
+    switch (r.int(9)) {
       case 0:
         return raw.forkProbe(outside(), arg(r, [0n, 1n]), outside(), outside(), outside());
       case 1:
@@ -339,6 +339,13 @@ function conformTargets(ctx, list) {
       case 6: {
         const m = pool.any('rawmap');
         return raw.pipeRoundTrip(m && r.chance(0.5) ? m.addr : arg(r, [0n, 1n]), arg(r, [0, 1, 16]));
+      }
+      case 7: {
+        const m = pool.any('rawmap');
+        const held = raw.vmspliceHold(m && r.chance(0.5) ? m.addr : arg(r, [0n, 1n, 2n ** 63n, 'x']), arg(r, [0, 1, 4096, -1]));
+        raw.close(held[0]);
+        raw.close(held[1]);
+        return held;
       }
       default:
         return raw.policyProbe(arg(r, ['execveat', 'ptrace', 'process_vm_readv', 'vmsplice', 'pkey_mprotect', 'nope', '']));

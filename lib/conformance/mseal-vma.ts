@@ -1,0 +1,436 @@
+/**
+ * mseal(2), the parts the first mseal module leaves out: how sealing merges
+ * with the next VMA and across a whole range, seals that split two VMAs at
+ * once, ranges with holes sealed piece by piece afterwards, a length beyond
+ * the address space, page 0, discarding madvise under a write-disabled
+ * protection key, the system mappings besides [vdso], the historical
+ * seal_elf check on an unsealed page, and the seal=false controls: the same
+ * mremap, mmap MAP_FIXED, madvise and munmap calls succeed on unsealed
+ * memory, so a failing sealed case can be told from a broken call.
+ *
+ * Like the first module, every case runs in the mseal child (with
+ * MEMSEAL_UNSAFE_RAW=1): sealed mappings stay until the process exits.
+ */
+import { readFileSync } from 'node:fs';
+import { anon, errno, hex, kv, mapsIn, SRC, vmaCount } from './helpers.js';
+import type { Case, CaseContext, Expectation, Source } from './types.js';
+
+const MST = SRC.msealTest;
+const DOC = (section: string): Source => SRC.doc('userspace-api/mseal.rst', section);
+const MERGE = (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/mm/merge.c', test });
+
+function since(version: string, outcome: string, note?: string): Expectation[] {
+  return [{ since: version, outcome, ...(note === undefined ? {} : { note }) }];
+}
+
+function msealCase(c: Omit<Case, 'family' | 'isolation'>): Case {
+  return { ...c, family: 'mseal', isolation: 'child', syscalls: ['mseal', ...(c.syscalls ?? [])], requires: c.requires ?? ['mseal'] };
+}
+
+/**
+ * A control case: plain memory calls without mseal, in the same child as the
+ * sealed cases they stand beside. They need mseal all the same: a control
+ * only means something next to the sealed case it tells apart, and where
+ * mseal is missing or filtered the whole family reports that instead.
+ */
+function controlCase(c: Omit<Case, 'family' | 'isolation' | 'requires'>): Case {
+  return { ...c, family: 'mseal', isolation: 'child', requires: ['mseal'] };
+}
+
+const RW = (ctx: CaseContext): number => ctx.c.PROT_READ! | ctx.c.PROT_WRITE!;
+const ANON = (ctx: CaseContext): number => ctx.c.MAP_PRIVATE! | ctx.c.MAP_ANONYMOUS!;
+
+function at(ctx: CaseContext, addr: bigint, page: number): bigint {
+  return addr + BigInt(page * ctx.page);
+}
+
+function seal(ctx: CaseContext, addr: bigint, pages: number): string {
+  return errno(() => ctx.b.mseal(addr, pages * ctx.page, 0));
+}
+
+function mprotect(ctx: CaseContext, addr: bigint, pages: number, prot: number): string {
+  return errno(() => ctx.b.mprotect(addr, pages * ctx.page, prot));
+}
+
+/** The VMA holding `addr`: its size in pages and permissions ("22r--p"), or "none". */
+function vmaAt(ctx: CaseContext, addr: bigint): string {
+  const m = mapsIn(addr, 1)[0];
+  return m === undefined ? 'none' : `${Number(m.end - m.start) / ctx.page}${m.perms}`;
+}
+
+/** Whether the VMA holding `addr` carries the smaps "sl" (sealed) flag. */
+function sealedFlag(addr: bigint): boolean {
+  const text = readFileSync('/proc/self/smaps', 'utf8');
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(lines[i]!);
+    if (!m || addr < BigInt(`0x${m[1]}`) || addr >= BigInt(`0x${m[2]}`)) continue;
+    for (let j = i + 1; j < lines.length; j++) {
+      const f = /^VmFlags:(.*)$/.exec(lines[j]!);
+      if (f) return f[1]!.trim().split(/\s+/).includes('sl');
+    }
+  }
+  return false;
+}
+
+/** A 24-page read-only mapping fenced as (1 NONE) (22 RO) (1 NONE), as test_seal_merge_and_split sets it up. */
+function fenced(ctx: CaseContext): bigint {
+  const { c } = ctx;
+  const addr = anon(ctx, 24, c.PROT_READ!);
+  ctx.b.mprotect(addr, ctx.page, c.PROT_NONE!);
+  ctx.b.mprotect(at(ctx, addr, 23), ctx.page, c.PROT_NONE!);
+  return addr;
+}
+
+/** The system mapping named `name` in /proc/self/smaps: 'sealed', 'unsealed', or 'absent'. */
+function systemMapping(name: string): string {
+  const text = readFileSync('/proc/self/smaps', 'utf8');
+  const start = text.split('\n').findIndex((l) => /^[0-9a-f]+-[0-9a-f]+ /.test(l) && l.trimEnd().endsWith(name));
+  if (start < 0) return 'absent';
+  const lines = text.split('\n');
+  for (let j = start + 1; j < lines.length; j++) {
+    const f = /^VmFlags:(.*)$/.exec(lines[j]!);
+    if (f) return f[1]!.trim().split(/\s+/).includes('sl') ? 'sealed' : 'unsealed';
+  }
+  return 'unsealed';
+}
+
+function sysmapCase(name: string, idPart: string, sinceVersion: string, note: string): Case {
+  return msealCase({
+    id: `mseal.sysmap.${idPart}-sealed`,
+    title: `with CONFIG_MSEAL_SYSTEM_MAPPINGS, ${name} carries the sealed flag ("sl" in smaps) where the process has one`,
+    requires: ['mseal', 'sysmapSealed'],
+    source: [SRC.sysmap(`basic.${idPart.replace('-', '_')}`), DOC('System mappings (6.15)')],
+    // Whether the mapping exists is the machine's (architecture, a uprobe hit), not the kernel's choice about sealing.
+    expect: [{ since: sinceVersion, outcome: ['sealed', 'absent'], note }],
+    run: () => systemMapping(name),
+  });
+}
+
+export const cases: readonly Case[] = [
+  msealCase({
+    id: 'mseal.vma.merge-next',
+    title: 'sealing the page before a sealed VMA merges it with that next VMA, in one step and after a split',
+    source: [MST('test_seal_merge_and_split')],
+    expect: since('6.10', 'end=1r--p next=2r--p split-next=3r--p rest=19r--p'),
+    run: (ctx) => {
+      const addr = fenced(ctx);
+      seal(ctx, at(ctx, addr, 22), 1);
+      const end = vmaAt(ctx, at(ctx, addr, 22));
+      seal(ctx, at(ctx, addr, 21), 1);
+      const next = vmaAt(ctx, at(ctx, addr, 21));
+      seal(ctx, at(ctx, addr, 20), 2);
+      return kv({ end, next, 'split-next': vmaAt(ctx, at(ctx, addr, 20)), rest: vmaAt(ctx, at(ctx, addr, 2)) });
+    },
+  }),
+  msealCase({
+    id: 'mseal.vma.merge-whole',
+    title: 'sealing the 20 pages between two sealed 1-page VMAs merges all into one 22-page sealed VMA; munmap and mprotect of it fail',
+    source: [MST('test_seal_merge_and_split')],
+    expect: since(
+      '6.10',
+      'before=1r--p|20r--p|1r--p seal=ok after=22r--p vmas=3 sealed=true munmap=EPERM mprotect=EPERM',
+      'kernels from 6.17 without "mm/mseal: update VMA end correctly on merge" (6.18.21, 7.0-rc6) may seal a wrong range after such a merge',
+    ),
+    run: (ctx) => {
+      const { c } = ctx;
+      const addr = fenced(ctx);
+      seal(ctx, at(ctx, addr, 1), 1);
+      seal(ctx, at(ctx, addr, 22), 1);
+      const before = [1, 2, 22].map((p) => vmaAt(ctx, at(ctx, addr, p))).join('|');
+      const s = seal(ctx, at(ctx, addr, 2), 20);
+      return kv({
+        before,
+        seal: s,
+        after: vmaAt(ctx, at(ctx, addr, 1)),
+        vmas: vmaCount(addr, 24 * ctx.page),
+        sealed: sealedFlag(at(ctx, addr, 12)),
+        munmap: errno(() => ctx.b.munmap(at(ctx, addr, 1), ctx.page)),
+        mprotect: mprotect(ctx, at(ctx, addr, 2), 1, c.PROT_NONE!),
+      });
+    },
+  }),
+  msealCase({
+    id: 'mseal.vma.split-two',
+    title: 'sealing the middle 2 pages across 2 VMAs splits both: pages 1-2 are sealed, pages 0 and 3 are not',
+    source: [MST('test_seal_mprotect_two_vma_with_split')],
+    expect: since('6.10', 'vmas=2 seal=ok after=4 p0=ok p1=EPERM p2=EPERM p3=ok'),
+    run: (ctx) => {
+      const { c } = ctx;
+      const addr = anon(ctx, 4, c.PROT_READ!);
+      ctx.b.mprotect(addr, 2 * ctx.page, RW(ctx));
+      const vmas = vmaCount(addr, 4 * ctx.page);
+      const s = seal(ctx, at(ctx, addr, 1), 2);
+      const after = vmaCount(addr, 4 * ctx.page);
+      const p = (i: number): string => mprotect(ctx, at(ctx, addr, i), 1, RW(ctx));
+      return kv({ vmas, seal: s, after, p0: p(0), p1: p(1), p2: p(2), p3: p(3) });
+    },
+  }),
+  msealCase({
+    id: 'mseal.vma.seal-across-boundary',
+    title: 'sealing the first 2 pages, which span 2 VMAs: mprotect of them fails, of the last 2 pages works',
+    source: [MST('test_seal_mprotect_merge')],
+    expect: since('6.10', 'seal=ok first=EPERM last=ok'),
+    run: (ctx) => {
+      const { c } = ctx;
+      const addr = anon(ctx, 4, c.PROT_READ!);
+      ctx.b.mprotect(addr, ctx.page, RW(ctx));
+      const s = seal(ctx, addr, 2);
+      return kv({ seal: s, first: mprotect(ctx, addr, 2, c.PROT_READ!), last: mprotect(ctx, at(ctx, addr, 2), 2, c.PROT_READ!) });
+    },
+  }),
+  msealCase({
+    id: 'mseal.range.unmapped-start-then-tail',
+    title: 'over [hole hole | mapped mapped] mseal fails (ENOMEM); the mapped tail alone can then be sealed',
+    source: [MST('test_seal_unmapped_start'), SRC.man('man2/mseal.2', 'ERRORS: ENOMEM')],
+    expect: since('6.10', 'mprotect=ENOMEM all=ENOMEM tail=ok tail-sealed=true'),
+    run: (ctx) => {
+      const addr = anon(ctx, 4, ctx.c.PROT_READ!);
+      ctx.b.munmap(addr, 2 * ctx.page);
+      const mp = mprotect(ctx, addr, 4, RW(ctx));
+      const all = seal(ctx, addr, 4);
+      const tail = seal(ctx, at(ctx, addr, 2), 2);
+      return kv({ mprotect: mp, all, tail, 'tail-sealed': sealedFlag(at(ctx, addr, 2)) });
+    },
+  }),
+  msealCase({
+    id: 'mseal.range.unmapped-end-then-head',
+    title: 'over [mapped mapped | hole hole] mseal fails (ENOMEM); the mapped first 2 pages can then be sealed',
+    source: [MST('test_seal_unmapped_end')],
+    expect: since('6.10', 'all=ENOMEM head=ok head-sealed=true'),
+    run: (ctx) => {
+      const addr = anon(ctx, 4, ctx.c.PROT_READ!);
+      ctx.b.munmap(at(ctx, addr, 2), 2 * ctx.page);
+      const all = seal(ctx, addr, 4);
+      return kv({ all, head: seal(ctx, addr, 2), 'head-sealed': sealedFlag(addr) });
+    },
+  }),
+  msealCase({
+    id: 'mseal.len.beyond-address-space',
+    title: 'a length of UINT64_MAX / page size (a range far past the end of the address space, no wrap) is refused with ENOMEM',
+    source: [MST('test_seal_invalid_input'), SRC.code('mm/mseal.c', 'do_mseal: range_contains_unmapped')],
+    expect: since('6.10', 'ENOMEM'),
+    run: (ctx) => {
+      const addr = anon(ctx, 4, ctx.c.PROT_READ!);
+      return errno(() => ctx.b.mseal(addr, 0xffffffffffffffffn / BigInt(ctx.page), 0));
+    },
+  }),
+  msealCase({
+    id: 'mseal.zero.address',
+    title: 'a 4-page PROT_NONE mapping at address 0 (MAP_FIXED) can be sealed; mprotect of it then fails with EPERM',
+    requires: ['mseal', 'lowAddress'],
+    // Its own child: the sealed pages at 0 stay, and would stand in the way of mseal.mremap.move-to-zero.
+    batch: 'mseal-zero',
+    source: [MST('test_seal_zero_address')],
+    expect: since('6.10', 'map=0x0 vma=4---p seal=ok mprotect=EPERM'),
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const length = 4 * ctx.page;
+      let addr: bigint;
+      try {
+        addr = b.mmap(0n, length, c.PROT_NONE!, ANON(ctx) | c.MAP_FIXED!, -1, 0);
+      } catch (err) {
+        return kv({ map: errno(() => { throw err; }) });
+      }
+      ctx.mapped(addr, length);
+      return kv({ map: hex(Number(addr)), vma: vmaAt(ctx, addr), seal: seal(ctx, addr, 4), mprotect: mprotect(ctx, addr, 4, RW(ctx)) });
+    },
+  }),
+  msealCase({
+    id: 'mseal.mremap.move-to-zero',
+    title: 'mremap(MAYMOVE | FIXED) to address 0: refused with EPERM for a sealed source, done (returns 0) for an unsealed one',
+    requires: ['mseal', 'lowAddress'],
+    syscalls: ['mremap'],
+    source: [MST('test_seal_mremap_move_fixed_zero')],
+    expect: since('6.10', 'sealed=EPERM unsealed=0x0'),
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const flags = c.MREMAP_MAYMOVE! | c.MREMAP_FIXED!;
+      const sealedSrc = anon(ctx, 4, c.PROT_READ!);
+      b.mseal(sealedSrc, 4 * ctx.page, 0);
+      const sealed = errno(() => b.mremap(sealedSrc, 4 * ctx.page, 2 * ctx.page, flags, 0n));
+      const plain = anon(ctx, 4, c.PROT_READ!);
+      let unsealed: string;
+      try {
+        const to = b.mremap(plain, 4 * ctx.page, 2 * ctx.page, flags, 0n);
+        ctx.mapped(to, 2 * ctx.page);
+        unsealed = hex(Number(to));
+      } catch (err) {
+        unsealed = errno(() => { throw err; });
+      }
+      return kv({ sealed, unsealed });
+    },
+  }),
+  msealCase({
+    id: 'mseal.pkey.discard-write-disabled',
+    title: 'sealed RW anonymous memory with a protection key: MADV_DONTNEED works while PKRU allows writes, fails (EPERM) when PKRU denies them; munmap fails',
+    requires: ['mseal', 'pku'],
+    syscalls: ['pkey_mprotect'],
+    source: [MST('test_seal_discard_ro_anon_on_pkey'), SRC.code('mm/mseal.c', 'can_modify_vma_madv: arch_vma_access_permitted')],
+    // The selftest flips PKRU with WRPKRU; here each key gets its rights at pkey_alloc (which sets this thread's PKRU),
+    // one key that allows writes and one that denies them, on two mappings.
+    expect: since('6.10', 'allow=ok deny=EPERM unsealed-deny=ok munmap=EPERM'),
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const PKEY_DISABLE_WRITE = 0x2;
+      const allowKey = b.pkeyAlloc(0, 0);
+      const denyKey = b.pkeyAlloc(0, PKEY_DISABLE_WRITE);
+      const keyed = (key: number, sealIt: boolean): bigint => {
+        const addr = anon(ctx, 4, RW(ctx));
+        b.pkeyMprotect(addr, 4 * ctx.page, RW(ctx), key);
+        if (sealIt) b.mseal(addr, 4 * ctx.page, 0);
+        return addr;
+      };
+      const dontneed = (addr: bigint): string => errno(() => b.madvise(addr, 4 * ctx.page, c.MADV_DONTNEED!));
+      const allowed = keyed(allowKey, true);
+      const denied = keyed(denyKey, true);
+      const unsealed = keyed(denyKey, false);
+      return kv({
+        allow: dontneed(allowed),
+        deny: dontneed(denied),
+        'unsealed-deny': dontneed(unsealed),
+        munmap: errno(() => b.munmap(denied, 4 * ctx.page)),
+      });
+    },
+  }),
+  msealCase({
+    id: 'mseal.vma.merge-separate-mappings',
+    title: 'three separately mapped VMAs, RWX | RWX sealed | RO: sealing all three merges the first two into one sealed VMA',
+    source: [MERGE('merge_vmas_with_mseal')],
+    expect: since('6.10', 'before=3 seal=ok after=2 first=2rwxp sealed=true'),
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const RWX = RW(ctx) | c.PROT_EXEC!;
+      const base = anon(ctx, 3, c.PROT_NONE!);
+      b.mmap(base, ctx.page, RWX, ANON(ctx) | c.MAP_FIXED!, -1, 0);
+      b.mmap(at(ctx, base, 1), ctx.page, RWX, ANON(ctx) | c.MAP_FIXED!, -1, 0);
+      b.mseal(at(ctx, base, 1), ctx.page, 0);
+      b.mmap(at(ctx, base, 2), ctx.page, c.PROT_READ!, ANON(ctx) | c.MAP_FIXED!, -1, 0);
+      const before = vmaCount(base, 3 * ctx.page);
+      const s = seal(ctx, base, 3);
+      return kv({ before, seal: s, after: vmaCount(base, 3 * ctx.page), first: vmaAt(ctx, base), sealed: sealedFlag(base) });
+    },
+  }),
+  msealCase({
+    id: 'mseal.elf.unsealed-page-writable',
+    title: 'an unsealed read-only page of the program\'s own ELF can be made writable, written (same byte) and set back to read-only',
+    // Needs mseal only as the control of mseal.elf.read-only-segment. Its own child: that case seals a read-only mapping of the same executable.
+    batch: 'mseal-elf',
+    syscalls: ['process_vm_writev'],
+    source: [SRC.sealElf('test_seal_elf (seal=false: the unsealed .rodata page)')],
+    expect: since('3.2', 'before=EFAULT mprotect=ok write=ok back=ok after=EFAULT'),
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const exe = process.execPath;
+      const line = readFileSync('/proc/self/maps', 'utf8')
+        .split('\n')
+        .find((l) => / r--p /.test(l) && l.endsWith(exe));
+      if (line === undefined) return 'no read-only mapping of the executable';
+      const page = BigInt(`0x${line.split('-')[0]!}`);
+      const byte = b.peek(page, 1);
+      const before = errno(() => b.poke(page, byte));
+      const mp = mprotect(ctx, page, 1, RW(ctx));
+      const write = errno(() => b.poke(page, byte));
+      const back = mprotect(ctx, page, 1, c.PROT_READ!);
+      return kv({ before, mprotect: mp, write, back, after: errno(() => b.poke(page, byte)) });
+    },
+  }),
+  sysmapCase('[vvar]', 'vvar', '6.15', 'absent only where the architecture has no [vvar]'),
+  sysmapCase('[vvar_vclock]', 'vvar-vclock', '6.15', 'x86-64 has [vvar_vclock] from 6.13; absent on architectures without it'),
+  sysmapCase('[uprobes]', 'uprobes', '6.15', '[uprobes] exists only after a uprobe hit in this process: usually absent'),
+  controlCase({
+    id: 'mseal.control.mremap',
+    title: 'control: on unsealed memory mremap shrinks and grows in place, moves with MAYMOVE | FIXED, and moves with DONTUNMAP',
+    source: [MST('test_seal_mremap_shrink(false), test_seal_mremap_expand(false), test_seal_mremap_move_fixed(false), test_seal_mremap_move_dontunmap(false)')],
+    expect: since('5.7', 'shrink=ok expand=ok move-fixed=ok dontunmap=ok', 'MREMAP_DONTUNMAP exists from 5.7'),
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const P = ctx.page;
+      const mremap = (old: bigint, oldPages: number, newPages: number, flags: number, dest = 0n): string => {
+        try {
+          const to = b.mremap(old, oldPages * P, newPages * P, flags, dest);
+          if (to !== old) ctx.mapped(to, newPages * P);
+          return 'ok';
+        } catch (err) {
+          return errno(() => { throw err; });
+        }
+      };
+      const a = anon(ctx, 4, c.PROT_READ!);
+      const shrink = mremap(a, 4, 2, 0);
+      const e = anon(ctx, 8, c.PROT_READ!);
+      b.munmap(at(ctx, e, 4), 4 * P);
+      const expand = mremap(e, 4, 6, 0);
+      const m = anon(ctx, 4, c.PROT_READ!);
+      const dest = anon(ctx, 4, c.PROT_NONE!);
+      const moveFixed = mremap(m, 4, 2, c.MREMAP_MAYMOVE! | c.MREMAP_FIXED!, dest);
+      const d = anon(ctx, 4, c.PROT_READ!);
+      const dontunmap = mremap(d, 4, 4, c.MREMAP_MAYMOVE! | c.MREMAP_DONTUNMAP!);
+      return kv({ shrink, expand, 'move-fixed': moveFixed, dontunmap });
+    },
+  }),
+  controlCase({
+    id: 'mseal.control.mmap-fixed',
+    title: 'control: on unsealed memory mmap(MAP_FIXED) may replace a mapping, extend over its end, or cover part of it',
+    source: [MST('test_seal_mmap_overwrite_prot(false), test_seal_mmap_expand(false), test_seal_mmap_shrink(false)')],
+    expect: since('3.2', 'over=ok expand=ok shrink=ok perms=rw-p'),
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const fixed = (addr: bigint, pages: number): string => errno(() => b.mmap(addr, pages * ctx.page, RW(ctx), ANON(ctx) | c.MAP_FIXED!, -1, 0));
+      const a = anon(ctx, 4, c.PROT_READ!);
+      const over = fixed(a, 4);
+      const e = anon(ctx, 12, c.PROT_READ!);
+      b.munmap(at(ctx, e, 8), 4 * ctx.page);
+      const expand = fixed(e, 12);
+      const s = anon(ctx, 4, c.PROT_READ!);
+      const shrink = fixed(s, 2);
+      return kv({ over, expand, shrink, perms: mapsIn(s, ctx.page)[0]?.perms ?? 'none' });
+    },
+  }),
+  controlCase({
+    id: 'mseal.control.madvise',
+    title: 'control: on unsealed read-only anonymous memory the discarding madvise calls and munmap succeed',
+    source: [MST('test_seal_discard_ro_anon(false)'), MST('test_seal_madvise_nodiscard(false)')],
+    expect: since('5.18', 'dontneed=ok free=ok dontneed-locked=ok willneed=ok munmap=ok', 'MADV_DONTNEED_LOCKED exists from 5.18'),
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const addr = anon(ctx, 4, c.PROT_READ!);
+      const advise = (advice: number): string => errno(() => b.madvise(addr, 4 * ctx.page, advice));
+      return kv({
+        dontneed: advise(c.MADV_DONTNEED!),
+        free: advise(c.MADV_FREE!),
+        'dontneed-locked': advise(c.MADV_DONTNEED_LOCKED!),
+        willneed: advise(c.MADV_WILLNEED!),
+        munmap: errno(() => b.munmap(addr, 4 * ctx.page)),
+      });
+    },
+  }),
+  controlCase({
+    id: 'mseal.control.mprotect',
+    title: 'control: on unsealed memory mprotect of the first or last pages, an unaligned length (rounded up), across two VMAs and of a partial range all succeed',
+    source: [MST('test_seal_mprotect_start(false), test_seal_mprotect_end(false), test_seal_mprotect_unalign_len(false), test_seal_mprotect_two_vma(false), test_seal_mprotect_partial_mprotect(false)')],
+    expect: since('3.2', 'start=ok end=ok unaligned=ok two-vma=ok partial=ok perms=r--p|r--p|r--p|r--p'),
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const addr = anon(ctx, 4, c.PROT_READ!);
+      const start = mprotect(ctx, addr, 2, RW(ctx));
+      const end = mprotect(ctx, at(ctx, addr, 2), 2, RW(ctx));
+      const unaligned = errno(() => b.mprotect(addr, ctx.page + 1, c.PROT_READ!));
+      const twoVma = mprotect(ctx, addr, 4, c.PROT_READ!);
+      const partial = mprotect(ctx, addr, 1, c.PROT_READ!);
+      const perms = [0, 1, 2, 3].map((i) => mapsIn(at(ctx, addr, i), 1)[0]?.perms ?? '-').join('|');
+      return kv({ start, end, unaligned, 'two-vma': twoVma, partial, perms });
+    },
+  }),
+  controlCase({
+    id: 'mseal.control.munmap-holes',
+    title: 'control: on unsealed memory munmap over [mapped | hole | mapped] succeeds and leaves nothing mapped',
+    source: [MST('test_munmap_start_freed(false), test_munmap_middle_freed(false), test_munmap_end_freed(false)')],
+    expect: since('3.2', 'munmap=ok left=0'),
+    run: (ctx) => {
+      const addr = anon(ctx, 4, ctx.c.PROT_READ!);
+      ctx.b.munmap(at(ctx, addr, 1), 2 * ctx.page);
+      const r = errno(() => ctx.b.munmap(addr, 4 * ctx.page));
+      return kv({ munmap: r, left: vmaCount(addr, 4 * ctx.page) });
+    },
+  }),
+];

@@ -1,0 +1,66 @@
+/**
+ * Helpers the seal-state modules share (seals-states.ts, hugetlb-seals.ts):
+ * a second process that holds a memfd, and F_SEAL_WRITE against pages a
+ * pipe still holds.
+ */
+import { spawn } from 'node:child_process';
+import { addSeals, attempt, kv, sealsNoExec } from './helpers.js';
+import type { CaseContext, Source } from './types.js';
+
+/** fuse_test.c pins the pages with a FUSE direct-IO read; the cases that cite it hold them with vmsplice, which needs no FUSE helper. */
+export const FUSE_TEST = (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/memfd/fuse_test.c', test });
+
+/** A second process holding a memfd as its fd 3. */
+export interface Holder {
+  /** Whether the process saw a memfd at its fd 3. */
+  held: boolean;
+  /** Lets it exit; resolves with its exit code ('signal' when killed). */
+  release(): Promise<number | string>;
+}
+
+/** Starts a Node process that keeps `fd` (as its fd 3) until released. */
+export async function holdInAnotherProcess(fd: number): Promise<Holder> {
+  const script = "process.stdout.write(require('fs').readlinkSync('/proc/self/fd/3').startsWith('/memfd:') ? 'held\\n' : 'other\\n');process.stdin.resume();process.stdin.on('end',()=>process.exit(0))";
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'ignore', fd] });
+  const exited = new Promise<number | string>((resolve) => child.on('close', (code) => resolve(code ?? 'signal')));
+  const held = await new Promise<boolean>((resolve) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(d.toString().startsWith('held')));
+    child.once('close', () => resolve(false));
+  });
+  return {
+    held,
+    release: () => {
+      child.stdin!.end();
+      return exited;
+    },
+  };
+}
+
+/**
+ * Maps `fd` shared, vmsplices the first page of it into a pipe that stays
+ * open, unmaps it (no writable mapping is left to explain an EBUSY), and
+ * seals: the pipe's page references must make F_SEAL_WRITE wait and fail;
+ * after the pipe is closed the seal must go through. With `writeFirst` the
+ * page is written through the fd first; hugetlbfs has no write(), so there
+ * the splice faults the page in.
+ */
+export function splicedPagesBusy(ctx: CaseContext, fd: number, length: number, writeFirst = true): string {
+  const { b, c } = ctx;
+  if (writeFirst) b.write(fd, Buffer.from([0x55]), 0, 1, 0);
+  const addr = b.mmap(0n, length, c.PROT_READ! | c.PROT_WRITE!, c.MAP_SHARED!, fd, 0);
+  let pipe: [number, number, number] | string;
+  try {
+    pipe = attempt(() => b.vmspliceHold(addr, ctx.page));
+  } finally {
+    b.munmap(addr, length);
+  }
+  if (typeof pipe === 'string') return kv({ spliced: pipe });
+  const [r, w, spliced] = pipe;
+  ctx.fd(r);
+  ctx.fd(w);
+  const write = addSeals(ctx, fd, c.F_SEAL_WRITE!);
+  const held = sealsNoExec(ctx, fd);
+  ctx.close(r);
+  ctx.close(w);
+  return `${kv({ spliced, write, seals: held })} ${kv({ 'released-write': addSeals(ctx, fd, c.F_SEAL_WRITE!), seals: sealsNoExec(ctx, fd) })}`;
+}
