@@ -12,10 +12,13 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeCpio } from '../lib/vm/cpio.js';
 import { ConsoleReader, type ConsoleEvent } from '../lib/vm/console.js';
-import { buildInitramfs, defaultInputs, findBusybox, GUEST, hashEntries, INIT_SCRIPT, initramfsEntries, initrdWithConfig, runtimeModules, which } from '../lib/vm/initramfs.js';
+import { buildInitramfs, defaultInputs, findBusybox, findPackageRoot, GUEST, hashEntries, INIT_SCRIPT, initramfsEntries, initrdWithConfig, runtimeModules, which } from '../lib/vm/initramfs.js';
 import { compareReleases, configBeside, isKernelSpec, newestPackage, parseKernelSpec, resolveKernel, searchPattern, type Flavour, type KernelPackage, type ToolResult, type ToolRunner } from '../lib/vm/kernels.js';
 import { parseLdd, sharedLibraries } from '../lib/vm/ldd.js';
 import { kernelCommandLine, VmError } from '../lib/vm/qemu.js';
+import { runPool } from '../lib/vm/run.js';
+import { createProgress } from '../lib/cli/progress.js';
+import { failureJson, hasFailures, readReportFile } from '../lib/reports.js';
 import { itIf } from './helpers/caps.js';
 
 const work = mkdtempSync(join(tmpdir(), 'memseal-harness-test-'));
@@ -489,3 +492,110 @@ function calls(apt: FakeApt): string[] {
     return `${c.cmd} ${words[0]}`;
   });
 }
+
+// --- several kernels at once: the pool, the progress lines, a column without a report ---
+
+describe('runPool', () => {
+  it('runs at most `jobs` tasks at once and returns results in order', async () => {
+    for (const jobs of [1, 2, 3, 10]) {
+      let inFlight = 0;
+      let most = 0;
+      const started: number[] = [];
+      const results = await runPool([50, 10, 30, 5, 20], jobs, async (ms, i) => {
+        started.push(i);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, ms));
+        inFlight--;
+        return `#${i}`;
+      });
+      expect(results).toEqual(['#0', '#1', '#2', '#3', '#4']);
+      expect(most, `jobs ${jobs}`).toBe(Math.min(jobs, 5));
+      expect(started).toEqual([0, 1, 2, 3, 4]);
+    }
+    expect(await runPool([], 4, async () => 1)).toEqual([]);
+    await expect(runPool([1], 0, async () => 1)).rejects.toThrow(RangeError);
+  });
+});
+
+/** A terminal just good enough for the progress board: text, newlines, cursor up, clear line. */
+function fakeTerminal(columns = 60): { stream: NodeJS.WritableStream; screen: () => string[] } {
+  const rows: string[] = [''];
+  let row = 0;
+  const write = (chunk: string): boolean => {
+    // eslint-disable-next-line no-control-regex
+    for (const part of chunk.split(/(\u001b\[\d*[AK]|\n)/)) {
+      if (part === '\n') {
+        row++;
+        if (rows.length <= row) rows.push('');
+      } else if (/^\u001b\[\d*A$/.test(part)) row -= Number(part.slice(2, -1) || 1);
+      else if (/^\u001b\[\d*K$/.test(part)) rows[row] = '';
+      else rows[row] += part;
+    }
+    return true;
+  };
+  return { stream: { write, isTTY: true, columns } as unknown as NodeJS.WritableStream, screen: () => rows.slice(0, -1) };
+}
+
+describe('progress of several boots', () => {
+  it('elsewhere than a terminal: one prefixed line per event; one kernel: no prefix', () => {
+    let out = '';
+    const stream = { write: (s: string): boolean => ((out += s), true) } as unknown as NodeJS.WritableStream;
+    const p = createProgress({ stream, prefix: 'memseal vm:', titles: ['debian:6.1', 'debian:6.1 secretmem.enable=1'] });
+    p.of(0)('booting');
+    p.of(1)('booting');
+    p.log('an error\n');
+    p.of(0)('done');
+    expect(out).toBe(['memseal vm: [1] debian:6.1: booting', 'memseal vm: [2] debian:6.1 secretmem.enable=1: booting', 'an error', 'memseal vm: [1] debian:6.1: done', ''].join('\n'));
+    out = '';
+    createProgress({ stream, prefix: 'memseal vm:', titles: ['debian:7'] }).of(0)('booting');
+    expect(out).toBe('memseal vm: booting\n');
+  });
+
+  it('on a terminal: one line per kernel, rewritten in place; messages go above them', () => {
+    const t = fakeTerminal(44);
+    const p = createProgress({ stream: t.stream, prefix: 'vm:', titles: ['debian:6.1', 'debian:6.12', 'debian:7'] });
+    expect(t.screen()).toEqual(['vm: [1] debian:6.1: waiting', 'vm: [2] debian:6.12: waiting', 'vm: [3] debian:7: waiting']);
+    p.of(1)('booting');
+    p.of(0)('booting');
+    p.of(1)('12.0 s: init is running on 6.12.117+deb12-cloud-amd64');
+    p.log('vm: debian:7: the guest kernel panicked');
+    p.of(2)('no report (panic)');
+    p.done();
+    expect(t.screen()).toEqual([
+      'vm: debian:7: the guest kernel panicked',
+      'vm: [1] debian:6.1: booting',
+      'vm: [2] debian:6.12: 12.0 s: init is runni…',
+      'vm: [3] debian:7: no report (panic)',
+    ]);
+    // Each line fits the terminal's width, less one column.
+    for (const l of t.screen()) expect(l.length).toBeLessThanOrEqual(43);
+  });
+});
+
+describe('a kernel that gave no report', () => {
+  it('is a column of errors in the matrix, with the reason below; the run fails; diff refuses it', () => {
+    const root = findPackageRoot();
+    const ok = join(root, 'test', 'fixtures', 'reports', 'conform-6.1-vm.json');
+    const failed = join(work, 'failed.json');
+    writeFileSync(failed, JSON.stringify(failureJson({ code: 'panic', message: 'the guest kernel panicked: Kernel panic - not syncing: VFS\n--- the console ---' }, { kernel: 'debian:7.3', append: '' }, ['conform', '--json'])));
+    const r = readReportFile(failed)[0]!;
+    expect(r.failure).toEqual({ code: 'panic', message: expect.stringMatching(/^the guest kernel panicked/) });
+    expect(r.label).toBe('debian:7.3');
+    expect(hasFailures(r)).toBe(true);
+    const cli = join(root, 'dist', 'cli', 'main.js');
+    const run = (args: string[]): { status: number | null; stdout: string; stderr: string } =>
+      spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const m = run(['vm', '--report', ok, '--report', failed]);
+    expect(m.status).toBe(1);
+    const good = readReportFile(ok)[0]!;
+    for (const e of good.entries) {
+      const row = m.stdout.split('\n').find((l) => l.trim().startsWith(`${e.id} `));
+      // Not starred: a column without a report says nothing about a row.
+      expect(row, e.id).toMatch(new RegExp(`^ +${e.id.replace(/\./g, '\\.')}\\s+${e.status}\\s+error$`));
+    }
+    expect(m.stdout).toMatch(/^\[2\] debian:7\.3: no report \(panic\): the guest kernel panicked: Kernel panic - not syncing: VFS$/m);
+    const d = run(['diff', ok, failed]);
+    expect(d.status).toBe(2);
+    expect(d.stderr).toMatch(/debian:7\.3 gave no report \(panic\): the guest kernel panicked/);
+  });
+});

@@ -22,7 +22,7 @@ import { canonical, hasFailures, readReport, type Report } from '../lib/reports.
 import { findBusybox, which } from '../lib/vm/initramfs.js';
 import { resolveKernel } from '../lib/vm/kernels.js';
 import { qemuBinary, VmError } from '../lib/vm/qemu.js';
-import { runInVm, vmMeta, type VmRun } from '../lib/vm/run.js';
+import { runInVm, runPool, vmMeta, type VmRun } from '../lib/vm/run.js';
 import { itIf } from './helpers/caps.js';
 import { SUITE } from './helpers/suite.js';
 
@@ -88,9 +88,13 @@ interface Boot {
 }
 const boots: Record<'plain' | 'secretmem', Boot | undefined> = { plain: undefined, secretmem: undefined };
 
+/** Progress lines of the two boots, with the time each arrived: they show whether both were in flight at once. */
+const heard: { variant: 'plain' | 'secretmem'; at: number; line: string }[] = [];
+
 async function bootVariant(name: 'plain' | 'secretmem', append: string): Promise<Boot> {
   const extra = name === 'plain' ? USERLAND : [];
-  const run = await runInVm({ kernel: kernel.path!, append, commands: [SUITE, PROBE, ...extra], timeoutSeconds: BOOT_LIMIT_S, memoryMiB: 1024 });
+  const progress = (line: string): void => void heard.push({ variant: name, at: performance.now(), line });
+  const run = await runInVm({ kernel: kernel.path!, append, commands: [SUITE, PROBE, ...extra], timeoutSeconds: BOOT_LIMIT_S, memoryMiB: 1024, progress });
   console.log(
     `[timing] ${run.release}${append ? ` ${append}` : ''}: boot ${run.bootSeconds.toFixed(1)} s + run ${run.runSeconds.toFixed(1)} s = ${run.totalSeconds.toFixed(1)} s under ${run.accel.toUpperCase()} (${run.accelReason}); initramfs ${run.initramfs.cached ? 'cached' : 'built'} in ${run.initramfs.seconds.toFixed(1)} s`,
   );
@@ -105,6 +109,18 @@ async function bootVariant(name: 'plain' | 'secretmem', append: string): Promise
   boots[name] = b;
   return b;
 }
+
+/** Both variants, booted at once as `memseal vm --jobs 2` would (runPool is what it uses). */
+let both: Promise<Boot[]> | undefined;
+const bootBoth = (): Promise<Boot[]> =>
+  (both ??= runPool(
+    [
+      ['plain', ''],
+      ['secretmem', 'secretmem.enable=1'],
+    ] as const,
+    2,
+    ([name, append]) => bootVariant(name, append),
+  ));
 
 const olderThan = (release: string, since: string): boolean => compareVersions(parseKernelVersion(release), parseKernelVersion(since)) < 0;
 
@@ -167,7 +183,7 @@ describe("memseal vm on Debian's 6.1 cloud kernel", () => {
   itVm(
     'boots it as it is: 0 fail; MFD_EXEC, MFD_NOEXEC_SEAL, F_SEAL_EXEC and mseal unsupported; memfd_secret off',
     async () => {
-      const { run, suite, probe } = await bootVariant('plain', '');
+      const { run, suite, probe } = (await bootBoth())[0]!;
       expect(run.release).toMatch(/^6\.1\./);
       expect(suite.facts.kernel).toBe(run.release);
       expect(hasFailures(suite)).toBe(false);
@@ -218,7 +234,7 @@ describe("memseal vm on Debian's 6.1 cloud kernel", () => {
   itVm(
     'boots it with secretmem.enable=1: memfd_secret works, the rest as before, 0 fail',
     async () => {
-      const { run, suite, probe } = await bootVariant('secretmem', 'secretmem.enable=1');
+      const { run, suite, probe } = (await bootBoth())[1]!;
       expect(run.release).toMatch(/^6\.1\./);
       expect(hasFailures(suite)).toBe(false);
       expect(probe.features.memfd_secret.status).toBe('supported');
@@ -226,6 +242,15 @@ describe("memseal vm on Debian's 6.1 cloud kernel", () => {
     },
     BOOT_LIMIT_S * 2_000,
   );
+
+  itVm('booted both at once: each was booting before the other finished', async () => {
+    await bootBoth();
+    const when = (variant: string, what: RegExp): number => heard.find((h) => h.variant === variant && what.test(h.line))?.at ?? NaN;
+    const started = ['plain', 'secretmem'].map((v) => when(v, /^booting /));
+    const finished = ['plain', 'secretmem'].map((v) => when(v, /: boot [\d.]+ s, run [\d.]+ s, total/));
+    for (const t of [...started, ...finished]) expect(Number.isNaN(t), heard.map((h) => `${h.variant}: ${h.line}`).join('\n')).toBe(false);
+    expect(Math.max(...started)).toBeLessThan(Math.min(...finished));
+  }, BOOT_LIMIT_S * 2_000);
 
   itVm('renders a matrix of the host report and both 6.1 reports', () => {
     const [plain, secret] = [boots.plain, boots.secretmem];

@@ -425,7 +425,7 @@ async function resolveOnce(spec: string, o: ResolveOptions & { cacheDir: string 
   if (found.why !== '') say(o, `${found.why}; going by the lists apt has`);
   const hit = cached.find((k) => k.package === found.pkg!.package);
   if (hit !== undefined) {
-    say(o, `${what}: ${hit.package} ${hit.version} is cached`);
+    say(o, `${hit.package} ${hit.version} is cached`);
     return hit;
   }
   try {
