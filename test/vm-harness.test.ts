@@ -521,14 +521,15 @@ describe('runPool', () => {
 function fakeTerminal(columns = 60): { stream: NodeJS.WritableStream; screen: () => string[] } {
   const rows: string[] = [''];
   let row = 0;
+  // eslint-disable-next-line no-control-regex
+  const [split, up, clear] = [/(\u001b\[\d*[AK]|\n)/, /^\u001b\[\d*A$/, /^\u001b\[\d*K$/];
   const write = (chunk: string): boolean => {
-    // eslint-disable-next-line no-control-regex
-    for (const part of chunk.split(/(\u001b\[\d*[AK]|\n)/)) {
+    for (const part of chunk.split(split)) {
       if (part === '\n') {
         row++;
         if (rows.length <= row) rows.push('');
-      } else if (/^\u001b\[\d*A$/.test(part)) row -= Number(part.slice(2, -1) || 1);
-      else if (/^\u001b\[\d*K$/.test(part)) rows[row] = '';
+      } else if (up.test(part)) row -= Number(part.slice(2, -1) || 1);
+      else if (clear.test(part)) rows[row] = '';
       else rows[row] += part;
     }
     return true;
@@ -597,5 +598,48 @@ describe('a kernel that gave no report', () => {
     const d = run(['diff', ok, failed]);
     expect(d.status).toBe(2);
     expect(d.stderr).toMatch(/debian:7\.3 gave no report \(panic\): the guest kernel panicked/);
+  });
+});
+
+describe('docs/kernel-matrix.yml, the GitHub Actions matrix the README points to', () => {
+  const root = findPackageRoot();
+  const yml = readFileSync(join(root, 'docs', 'kernel-matrix.yml'), 'utf8');
+  const lines = yml.split('\n');
+  const cli = join(root, 'dist', 'cli', 'main.js');
+  const help = (args: string[]): string => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' }).stdout;
+
+  it('is YAML-shaped: spaces only, even indentation, the jobs and actions it needs', () => {
+    expect(yml).not.toMatch(/\t/);
+    for (const l of lines) expect(l.length - l.trimStart().length, l).toSatisfy((n: number) => n % 2 === 0);
+    for (const needed of [/^jobs:$/m, /^ {2}boot:$/m, /^ {4}strategy:$/m, /^ {6}matrix:$/m, /^ {2}matrix:$/m, /^ {4}needs: boot$/m]) expect(yml).toMatch(needed);
+    for (const action of ['actions/checkout@v4', 'actions/setup-node@v4', 'actions/upload-artifact@v4', 'actions/download-artifact@v4']) expect(yml).toContain(`uses: ${action}`);
+    expect(yml).toMatch(/apt-get install -y .*qemu-system-x86 .*busybox-static .*cpio .*debian-archive-keyring/);
+    expect(yml).toMatch(/npm ci/);
+  });
+
+  it('runs only memseal commands and flags that exist, on kernel specs memseal takes', () => {
+    const commands = help(['--help']);
+    const vmHelp = help(['vm', '--help']);
+    const calls = lines.map((l) => l.trim().replace(/^run: /, '')).filter((l) => /^(npx )?memseal /.test(l));
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    for (const call of calls) {
+      const words = call.replace(/^npx /, '').split(/\s+/);
+      expect(commands, call).toContain(`memseal ${words[1]} `);
+      if (words[1] === 'vm') for (const flag of words.filter((w) => w.startsWith('--'))) expect(vmHelp, `${flag} in: ${call}`).toContain(flag);
+    }
+    // One `memseal vm --kernel debian:... --json` per job, merged by --report and compared by diff.
+    expect(calls.some((c) => /^memseal vm --kernel debian:\$\{\{ matrix\.kernel \}\} .*--json > report\.json$/.test(c))).toBe(true);
+    expect(calls.some((c) => /^memseal vm "\$\{args\[@\]\}"$/.test(c))).toBe(true);
+    expect(yml).toContain('args+=(--report "$f")');
+    expect(calls.some((c) => c.startsWith('memseal diff '))).toBe(true);
+    // Every kernel in the matrix is a spec memseal accepts, and the diff reads artifacts the matrix makes.
+    const entries = [...yml.matchAll(/- \{ name: '([^']+)', kernel: '([^']+)', append: '([^']*)'(?:, flavour: (\w+))? \}/g)];
+    expect(entries.length).toBeGreaterThanOrEqual(4);
+    for (const [, , kernel, , flavour] of entries) expect(() => parseKernelSpec(`debian:${kernel}`, (flavour ?? 'cloud') as Flavour)).not.toThrow();
+    const names = entries.map((e) => e[1]);
+    expect(names).toContain('6.1-secretmem');
+    for (const [, name] of yml.matchAll(/reports\/report-([^/*]+)\/report\.json/g)) expect(names).toContain(name);
+    expect(yml).toContain('name: report-${{ matrix.name }}');
+    expect(yml).toContain('pattern: report-*');
   });
 });
