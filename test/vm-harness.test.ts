@@ -335,8 +335,9 @@ interface FakeApt {
  * `search` prints fixed output once the lists exist, `download` writes a .deb
  * named as apt names them, and `dpkg-deb -x` lays out the packaging.
  */
-function fakeApt(o: { update?: 'ok' | 'offline' | 'ENOENT'; download?: 'ok' | 'fail' } = {}): FakeApt {
+function fakeApt(o: { update?: 'ok' | 'offline' | 'ENOENT' | 'locked-once'; download?: 'ok' | 'fail' } = {}): FakeApt {
   const calls: FakeApt['calls'] = [];
+  let locked = o.update === 'locked-once';
   const ok = (stdout = ''): ToolResult => ({ status: 0, stdout, stderr: '' });
   const run: ToolRunner = async (cmd, args, options) => {
     calls.push({ cmd, args, cwd: options.cwd });
@@ -344,6 +345,10 @@ function fakeApt(o: { update?: 'ok' | 'offline' | 'ENOENT'; download?: 'ok' | 'f
     const words = args.filter((a, i) => a !== '-o' && args[i - 1] !== '-o');
     const lists = args[args.findIndex((a) => a.startsWith('Dir::State::Lists='))]?.slice('Dir::State::Lists='.length);
     if (cmd === 'apt-get' && words.includes('update')) {
+      if (locked) {
+        locked = false;
+        return { status: 100, stdout: '', stderr: `E: Could not get lock ${lists}/lock. It is held by process 4242 (apt-get)\n` };
+      }
       if (o.update === 'offline') return { status: 0, stdout: '', stderr: 'W: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease  Temporary failure resolving deb.debian.org\n' };
       writeFileSync(join(lists!, 'fake_Packages'), 'x');
       return ok('Hit:1 http://deb.debian.org/debian bookworm InRelease\n');
@@ -477,6 +482,15 @@ describe('debian: kernels, fetched through a private apt configuration', () => {
     const noKeyring = await resolveKernel('debian:6.1', { cacheDir: fresh(), keyring: join(work, 'none.gpg'), exec: fakeApt().run }).catch((e: unknown) => e);
     expect((noKeyring as VmError).code).toBe('no-apt');
     expect((noKeyring as VmError).message).toMatch(/none\.gpg is missing: apt needs Debian's archive keyring \(apt-get install debian-archive-keyring\)/);
+  });
+
+  it('waits for another apt-get that holds the lists', async () => {
+    const apt = fakeApt({ update: 'locked-once' });
+    const lines: string[] = [];
+    const k = await resolveKernel('debian:6.1', { cacheDir: fresh(), keyring, exec: apt.run, progress: (l) => lines.push(l) });
+    expect(k.release).toBe('6.1.0-57-cloud-amd64');
+    expect(calls(apt).filter((c) => c === 'apt-get update')).toHaveLength(2);
+    expect(lines.join('\n')).toMatch(/another apt-get holds the lock on .*; waiting/);
   });
 
   it('a series Debian does not have is named', async () => {

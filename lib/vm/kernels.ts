@@ -279,7 +279,13 @@ async function refreshLists(c: AptConfig, o: ResolveOptions, run: ToolRunner): P
   const age = existsSync(c.stamp) ? (Date.now() - statSync(c.stamp).mtimeMs) / 1000 : Infinity;
   if (age <= maxAge) return { ok: true, why: '' };
   say(o, `updating the package lists of ${c.archive} (apt-get update, a private configuration in ${c.dir})`);
-  const r = await run('apt-get', [...aptOptions(c), '-q', 'update'], { timeoutSeconds: o.aptTimeoutSeconds ?? 600 });
+  let r = await run('apt-get', [...aptOptions(c), '-q', 'update'], { timeoutSeconds: o.aptTimeoutSeconds ?? 600 });
+  // Another memseal may be updating the same lists: wait for it, a few times.
+  for (let tries = 0; tries < 5 && r.status !== 0 && /Could not get lock/.test(r.stderr); tries++) {
+    say(o, `another apt-get holds the lock on ${c.lists}; waiting`);
+    await new Promise((done) => setTimeout(done, 3000));
+    r = await run('apt-get', [...aptOptions(c), '-q', 'update'], { timeoutSeconds: o.aptTimeoutSeconds ?? 600 });
+  }
   if (r.failure === 'ENOENT') return { ok: false, why: 'apt-get is not installed' };
   const text = `${r.stdout}\n${r.stderr}`;
   // apt-get update exits 0 even when a source could not be fetched; "W:"/"E:" lines say so.
@@ -336,6 +342,10 @@ function layout(k: KernelPackage): { image: string; config: string } {
 /** Downloads and unpacks `k` into the cache: `kernels/<package>_<version>/{vmlinuz,config,kernel.json}`. */
 async function fetchKernel(spec: string, k: KernelPackage, c: AptConfig, base: string, o: ResolveOptions, run: ToolRunner): Promise<ResolvedKernel> {
   const kernels = cacheSubdir('kernels', base);
+  // What a memseal killed in the middle of a download left behind.
+  for (const d of readdirSync(kernels)) {
+    if (d.startsWith('.fetch-') && Date.now() - statSync(join(kernels, d)).mtimeMs > 86_400_000) rmSync(join(kernels, d), { recursive: true, force: true });
+  }
   const work = mkdtempSync(join(kernels, '.fetch-'));
   try {
     // As root, apt-get download drops privileges to _apt, which must be able to write here.
