@@ -99,28 +99,36 @@ async function bootVariant(name: 'plain' | 'secretmem', append: string): Promise
     `[timing] ${run.release}${append ? ` ${append}` : ''}: boot ${run.bootSeconds.toFixed(1)} s + run ${run.runSeconds.toFixed(1)} s = ${run.totalSeconds.toFixed(1)} s under ${run.accel.toUpperCase()} (${run.accelReason}); initramfs ${run.initramfs.cached ? 'cached' : 'built'} in ${run.initramfs.seconds.toFixed(1)} s`,
   );
   const [suite, probe] = run.outputs;
-  expect(suite!.exitCode, suite!.stderr).toBe(0);
-  expect(probe!.exitCode, probe!.stderr).toBe(0);
   const raw = { ...(JSON.parse(suite!.stdout) as object), vm: vmMeta(run) };
   const file = join(work, `${name}.json`);
   writeFileSync(file, JSON.stringify(raw));
+  const bad = readReport(raw)
+    .entries.filter((e) => e.status === 'fail' || e.status === 'error')
+    .map((e) => `${e.id}: ${e.status}, expected ${canonical(e.expected)}, observed ${canonical(e.observed)}${e.reason ? ` (${e.reason})` : ''}`);
+  expect(suite!.exitCode, `${name}: ${suite!.stderr}${bad.join('\n')}`).toBe(0);
+  expect(probe!.exitCode, probe!.stderr).toBe(0);
   const userland = run.outputs.slice(2).map((o) => `${o.stdout}${o.stderr}`);
   const b = { run, suite: readReport(raw), probe: JSON.parse(probe!.stdout) as ProbeReport, file, userland };
   boots[name] = b;
   return b;
 }
 
-/** Both variants, booted at once as `memseal vm --jobs 2` would (runPool is what it uses). */
-let both: Promise<Boot[]> | undefined;
-const bootBoth = (): Promise<Boot[]> =>
+/** Both variants, booted at once as `memseal vm --jobs 2` would (runPool is what it uses); each test sees its own boot's failure. */
+let both: Promise<(Boot | Error)[]> | undefined;
+const bootBoth = (): Promise<(Boot | Error)[]> =>
   (both ??= runPool(
     [
       ['plain', ''],
       ['secretmem', 'secretmem.enable=1'],
     ] as const,
     2,
-    ([name, append]) => bootVariant(name, append),
+    ([name, append]) => bootVariant(name, append).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
   ));
+async function booted(i: 0 | 1): Promise<Boot> {
+  const b = (await bootBoth())[i]!;
+  if (b instanceof Error) throw b;
+  return b;
+}
 
 const olderThan = (release: string, since: string): boolean => compareVersions(parseKernelVersion(release), parseKernelVersion(since)) < 0;
 
@@ -183,7 +191,7 @@ describe("memseal vm on Debian's 6.1 cloud kernel", () => {
   itVm(
     'boots it as it is: 0 fail; MFD_EXEC, MFD_NOEXEC_SEAL, F_SEAL_EXEC and mseal unsupported; memfd_secret off',
     async () => {
-      const { run, suite, probe } = (await bootBoth())[0]!;
+      const { run, suite, probe } = await booted(0);
       expect(run.release).toMatch(/^6\.1\./);
       expect(suite.facts.kernel).toBe(run.release);
       expect(hasFailures(suite)).toBe(false);
@@ -234,7 +242,7 @@ describe("memseal vm on Debian's 6.1 cloud kernel", () => {
   itVm(
     'boots it with secretmem.enable=1: memfd_secret works, the rest as before, 0 fail',
     async () => {
-      const { run, suite, probe } = (await bootBoth())[1]!;
+      const { run, suite, probe } = await booted(1);
       expect(run.release).toMatch(/^6\.1\./);
       expect(hasFailures(suite)).toBe(false);
       expect(probe.features.memfd_secret.status).toBe('supported');
