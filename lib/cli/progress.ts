@@ -43,7 +43,8 @@ export function createProgress(o: ProgressOptions): Progress {
   }
   const lines = o.titles.map((_, i) => `${label(i)}waiting`);
   let drawn = 0;
-  const width = (): number => Math.max(20, (tty.columns ?? 100) - 1);
+  // A pseudo-terminal may report 0 columns.
+  const width = (): number => Math.max(20, (tty.columns || 100) - 1);
   const fit = (text: string): string => {
     const plain = text.replace(ANSI, '');
     return plain.length <= width() ? text : `${plain.slice(0, width() - 1)}…`;
