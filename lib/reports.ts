@@ -61,6 +61,12 @@ export interface Report {
   vm: VmMeta | null;
   /** A short column title: release, boot arguments, container. */
   label: string;
+  /**
+   * Set when there is no report because the kernel did not boot or answer
+   * (`memseal vm --json` writes `{ error: { code, message }, vm }` for it):
+   * the matrix shows such a column as an error, never skips it.
+   */
+  failure: { code: string; message: string } | null;
   /** The parsed JSON as read. */
   raw: Record<string, unknown>;
 }
@@ -147,9 +153,26 @@ export function labelOf(facts: ReportFacts, vm: VmMeta | null): string {
   return label;
 }
 
+/** The JSON `memseal vm --json` writes for a kernel that gave no report. */
+export function failureJson(f: { code: string; message: string }, vm: { kernel: string; append: string }, command: readonly string[]): Json {
+  return { error: { code: f.code, message: f.message }, command: [...command], vm };
+}
+
+function readFailure(json: Json): Report | null {
+  const error = json.error;
+  if (!isObject(error) || typeof error.message !== 'string' || 'cases' in json || 'features' in json) return null;
+  const vm = readVm(json);
+  const kernel = vm?.kernel ?? '?';
+  const facts: ReportFacts = { kernel, arch: null, node: null, uid: null, container: 'no', seccomp: null, memfdNoexec: 'absent' };
+  const kind: ReportKind = Array.isArray(json.command) && json.command[0] === 'probe' ? 'probe' : 'conform';
+  return { kind, facts, entries: [], vm, label: labelOf(facts, vm), raw: json, failure: { code: str(error.code) ?? 'error', message: error.message } };
+}
+
 /** Reads one parsed report; throws when it is neither a conform nor a probe report. */
 export function readReport(json: unknown): Report {
   if (!isObject(json)) throw new Error('a report is a JSON object');
+  const failed = readFailure(json);
+  if (failed !== null) return failed;
   const cases = pick(json, 'cases', 'results');
   let kind: ReportKind;
   let entries: ReportEntry[];
@@ -158,7 +181,7 @@ export function readReport(json: unknown): Report {
   else throw new Error('not a memseal report: it has neither cases (memseal conform --json) nor features (memseal probe --json)');
   const facts = readFacts(json);
   const vm = readVm(json);
-  return { kind, facts, entries, vm, label: labelOf(facts, vm), raw: json };
+  return { kind, facts, entries, vm, label: labelOf(facts, vm), raw: json, failure: null };
 }
 
 /** Reads a file holding one report, or an array of them (`memseal vm --json` with several kernels). */
@@ -208,6 +231,7 @@ export interface ReportDiff {
 
 /** The cases (or features) whose status or observed outcome differ, and the facts that differ. */
 export function diffReports(a: Report, b: Report): ReportDiff {
+  for (const r of [a, b]) if (r.failure !== null) throw new Error(`${r.label} gave no report (${r.failure.code}): ${r.failure.message.split('\n')[0]}`);
   if (a.kind !== b.kind) throw new Error(`cannot compare a ${a.kind} report with a ${b.kind} report`);
   const facts: ReportDiff['facts'] = [];
   for (const name of Object.keys(a.facts) as (keyof ReportFacts)[]) {
@@ -237,7 +261,7 @@ export interface Matrix {
 
 /** One row per case (in first-seen order), one column per report. */
 export function buildMatrix(reports: readonly Report[]): Matrix {
-  const kinds = new Set(reports.map((r) => r.kind));
+  const kinds = new Set(reports.filter((r) => r.failure === null).map((r) => r.kind));
   if (kinds.size > 1) throw new Error('a matrix needs reports of one kind (all conform or all probe)');
   const ids: string[] = [];
   const seen = new Set<string>();
@@ -251,8 +275,10 @@ export function buildMatrix(reports: readonly Report[]): Matrix {
   const byId = reports.map((r) => new Map(r.entries.map((e) => [e.id, e])));
   const rows = ids.map((id) => {
     const cells = byId.map((m) => m.get(id));
-    const statuses = new Set(cells.map((c) => c?.status ?? '-'));
-    const observed = new Set(cells.map((c) => (c === undefined ? '-' : canonical(c.observed))));
+    // A column without a report (a kernel that did not boot) says nothing about a row.
+    const answered = cells.filter((_, i) => reports[i]!.failure === null);
+    const statuses = new Set(answered.map((c) => c?.status ?? '-'));
+    const observed = new Set(answered.map((c) => (c === undefined ? '-' : canonical(c.observed))));
     return { id, cells, varies: statuses.size > 1, observedVaries: statuses.size === 1 && observed.size > 1 };
   });
   return { columns: reports.map((r) => r.label), rows };
@@ -265,7 +291,7 @@ export function countStatuses(r: Report): Record<string, number> {
   return counts;
 }
 
-/** True when the report holds a failed or broken case. */
+/** True when the report holds a failed or broken case, or there is no report (the kernel did not boot). */
 export function hasFailures(r: Report): boolean {
-  return r.entries.some((e) => e.status === 'fail' || e.status === 'error');
+  return r.failure !== null || r.entries.some((e) => e.status === 'fail' || e.status === 'error');
 }

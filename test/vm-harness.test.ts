@@ -5,16 +5,20 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeCpio } from '../lib/vm/cpio.js';
 import { ConsoleReader, type ConsoleEvent } from '../lib/vm/console.js';
-import { buildInitramfs, defaultInputs, findBusybox, GUEST, hashEntries, INIT_SCRIPT, initramfsEntries, runtimeModules, which } from '../lib/vm/initramfs.js';
+import { buildInitramfs, defaultInputs, findBusybox, findPackageRoot, GUEST, hashEntries, INIT_SCRIPT, initramfsEntries, initrdWithConfig, runtimeModules, which } from '../lib/vm/initramfs.js';
+import { compareReleases, configBeside, isKernelSpec, newestPackage, parseKernelSpec, resolveKernel, searchPattern, type Flavour, type KernelPackage, type ToolResult, type ToolRunner } from '../lib/vm/kernels.js';
 import { parseLdd, sharedLibraries } from '../lib/vm/ldd.js';
 import { kernelCommandLine, VmError } from '../lib/vm/qemu.js';
+import { runPool } from '../lib/vm/run.js';
+import { createProgress } from '../lib/cli/progress.js';
+import { failureJson, hasFailures, readReportFile } from '../lib/reports.js';
 import { itIf } from './helpers/caps.js';
 
 const work = mkdtempSync(join(tmpdir(), 'memseal-harness-test-'));
@@ -95,9 +99,13 @@ describe('initramfs', () => {
     const inputs = defaultInputs();
     const entries = initramfsEntries(inputs);
     const paths = new Set(entries.map((e) => e.path));
-    for (const p of ['/init', GUEST.busybox, GUEST.node, GUEST.cli, '/memseal/package.json', '/memseal/build/Release/memseal.node', '/dev/console', '/proc', '/sys', '/tmp']) {
+    for (const p of ['/init', GUEST.busybox, GUEST.node, GUEST.cli, '/memseal/package.json', '/memseal/build/Release/memseal.node', '/dev/console', '/proc', '/sys', '/tmp', '/run', '/boot', '/etc/hosts']) {
       expect(paths, p).toContain(p);
     }
+    const etc = (p: string): string => (entries.find((e) => e.path === p) as { data: Buffer }).data.toString();
+    expect(etc('/etc/passwd')).toMatch(/^root:x:0:0:/m);
+    expect(etc('/etc/passwd')).toMatch(/^nobody:x:65534:65534:/m);
+    expect(etc('/etc/group')).toMatch(/^nogroup:x:65534:/m);
     for (const lib of sharedLibraries(process.execPath)) expect(paths, lib).toContain(lib);
     // The runtime dependencies, and nothing from devDependencies.
     expect([...runtimeModules(inputs.packageRoot).keys()].sort()).toEqual(['bindings', 'file-uri-to-path']);
@@ -141,14 +149,33 @@ describe('initramfs', () => {
     console.log(`[timing] initramfs ${(first.bytes / 1048576).toFixed(1)} MiB built in ${first.seconds.toFixed(2)} s, reused in ${second.seconds.toFixed(2)} s`);
   });
 
-  itIf(hasBusybox, 'busybox is missing (apt-get install busybox-static)')('its init script parses under busybox sh and runs only the marked commands', () => {
+  itIf(hasBusybox && hasCpio, 'busybox or cpio is missing')("appends a kernel's configuration as a second archive, cached", () => {
+    const cache = join(work, 'cache-config');
+    const image = buildInitramfs(defaultInputs(), { cacheDir: cache });
+    const config = join(work, 'config-6.1.0-57-cloud-amd64');
+    writeFileSync(config, 'CONFIG_SECRETMEM=y\n');
+    expect(initrdWithConfig(image, undefined, { cacheDir: cache })).toBe(image.path);
+    const initrd = initrdWithConfig(image, config, { cacheDir: cache });
+    expect(initrd).not.toBe(image.path);
+    expect(initrdWithConfig(image, config, { cacheDir: cache })).toBe(initrd);
+    const [base, all] = [readFileSync(image.path), readFileSync(initrd)];
+    expect(all.subarray(0, base.length).equals(base)).toBe(true);
+    const tail = join(work, 'tail.cpio');
+    writeFileSync(tail, all.subarray(base.length));
+    expect(execFileSync('cpio', ['-t', '--quiet', '-F', tail], { encoding: 'utf8' }).trim().split('\n')).toEqual(['boot', GUEST.kernelConfig.slice(1)]);
+    expect(INIT_SCRIPT).toContain(`ln -sf ${GUEST.kernelConfig.slice('/boot/'.length)} /boot/config-$(uname -r)`);
+  });
+
+  itIf(hasBusybox, 'busybox is missing (apt-get install busybox-static)')('its init script parses under busybox sh and runs the commands of the @memseal word', () => {
     const busybox = findBusybox();
     const init = join(work, 'init.sh');
     // Run the command loop alone: everything after `seen=` with mount and run replaced.
     const loop = INIT_SCRIPT.slice(INIT_SCRIPT.indexOf('set -f'), INIT_SCRIPT.indexOf('echo "===MEMSEAL-DONE==="'));
     writeFileSync(init, `run() { echo "RUN[$*]"; }\n${loop.replace(/^run\(\) \{[\s\S]*?^\}\n/m, '')}`);
-    const out = execFileSync(busybox, ['sh', init, 'quiet', '@memseal', 'probe', '--json', '@@', 'conform', '--filter', 'mseal.*'], { encoding: 'utf8' });
-    expect(out.trim().split('\n')).toEqual(['RUN[probe --json]', 'RUN[conform --filter mseal.*]']);
+    const word = `@memseal=${Buffer.from('probe --json\nconform --filter mseal.*\nexec /bin/busybox -- -la').toString('base64')}`;
+    const out = execFileSync(busybox, ['sh', init, 'quiet', 'x=y', word], { encoding: 'utf8' });
+    expect(out.trim().split('\n')).toEqual(['RUN[probe --json]', 'RUN[conform --filter mseal.*]', 'RUN[exec /bin/busybox -- -la]']);
+    expect(execFileSync(busybox, ['sh', init, '@memseal='], { encoding: 'utf8' })).toBe('');
     expect(spawnSync(busybox, ['sh', '-n', '-c', INIT_SCRIPT]).status).toBe(0);
   });
 });
@@ -202,18 +229,431 @@ describe('console reader', () => {
 });
 
 describe('kernel command line', () => {
-  it('puts the console, panic=-1, no_timer_check, the user arguments, then the commands after --', () => {
-    expect(kernelCommandLine(' secretmem.enable=1  quiet ', [['probe', '--json'], ['conform', '--json']])).toBe(
-      'console=ttyS0 panic=-1 no_timer_check secretmem.enable=1 quiet -- @memseal probe --json @@ conform --json',
-    );
-    expect(kernelCommandLine('', [])).toBe('console=ttyS0 panic=-1 no_timer_check -- @memseal');
+  const decode = (line: string): string => Buffer.from(/ -- @memseal=(\S*)$/.exec(line)![1]!, 'base64').toString();
+
+  it('puts the console, panic=-1, no_timer_check, the user arguments, then the commands after -- as one word', () => {
+    const line = kernelCommandLine(' secretmem.enable=1  quiet ', [['probe', '--json'], ['conform', '--json']]);
+    expect(line).toMatch(/^console=ttyS0 panic=-1 no_timer_check secretmem\.enable=1 quiet -- @memseal=[A-Za-z0-9+/=]+$/);
+    expect(decode(line)).toBe('probe --json\nconform --json');
+    expect(kernelCommandLine('', [])).toBe('console=ttyS0 panic=-1 no_timer_check -- @memseal=');
+    // Many words, and a -- of their own: the kernel would panic past 32 init arguments and stop at a second --.
+    const many = [['exec', '--argv0', 'ls', '/bin/busybox', '--', ...Array.from({ length: 40 }, (_, i) => `/p${i}`)]];
+    expect(decode(kernelCommandLine('', many))).toBe(many[0]!.join(' '));
   });
 
   it('refuses what cannot travel on it', () => {
     expect(() => kernelCommandLine('a -- b', [['probe']])).toThrow(VmError);
-    expect(() => kernelCommandLine('', [['conform', '--filter', 'a b']])).toThrow(/no spaces, quotes/);
-    expect(() => kernelCommandLine('', [['conform', '"x"']])).toThrow(/no spaces, quotes/);
-    expect(() => kernelCommandLine('', [['@@']])).toThrow(/cannot travel/);
+    expect(() => kernelCommandLine('@memseal=x', [['probe']])).toThrow(/must not contain @memseal=/);
+    expect(() => kernelCommandLine('', [['conform', '--filter', 'a b']])).toThrow(/no empty arguments, no spaces/);
+    expect(() => kernelCommandLine('', [['conform', '']])).toThrow(/cannot travel/);
+    expect(() => kernelCommandLine('', [[]])).toThrow(/an empty guest command/);
     expect(() => kernelCommandLine('x'.repeat(3000), [['probe']])).toThrow(/the limit is 2047/);
+  });
+});
+
+// --- debian: kernels (lib/vm/kernels.ts), on fixed apt output -----------------------
+
+const BOOKWORM_SEARCH = [
+  'linux-image-6.1.0-9-cloud-amd64-unsigned - Linux 6.1 for x86-64 cloud',
+  'linux-image-6.1.0-57-cloud-amd64-unsigned - Linux 6.1 for x86-64 cloud',
+  'linux-image-6.1.0-57-amd64-unsigned - Linux 6.1 for 64-bit PCs',
+  'linux-image-6.1.0-57-rt-amd64-unsigned - Linux 6.1 for 64-bit PCs, PREEMPT_RT',
+  'linux-image-6.1.0-57-cloud-amd64-dbg - Linux 6.1 for x86-64 cloud (debug symbols)',
+  'linux-image-6.1.0-58-cloud-amd64 - Linux 6.1 for x86-64 cloud (signed)',
+  'linux-image-6.12.9+deb12-cloud-amd64-unsigned - Linux 6.12.9 for x86-64 cloud',
+  'linux-image-6.12.117+deb12-cloud-amd64-unsigned - Linux 6.12.117 for x86-64 cloud',
+  'linux-image-6.12.117+deb12-amd64-unsigned - Linux 6.12.117 for 64-bit PCs',
+  'linux-image-6.12.48+deb12-cloud-amd64-unsigned - Linux 6.12.48 for x86-64 cloud',
+].join('\n');
+
+const BACKPORTS_SEARCH = [
+  'linux-binary-unsigned-7.2.12+deb13-cloud-amd64 - Linux 7.2.12 for x86-64 cloud (unsigned kernel image)',
+  'linux-binary-unsigned-7.3.4+deb13-cloud-amd64 - Linux 7.3.4 for x86-64 cloud (unsigned kernel image)',
+  'linux-binary-unsigned-7.3.4+deb13-amd64 - Linux 7.3.4 for 64-bit PCs (unsigned kernel image)',
+  'linux-binary-unsigned-7.3.4+deb13-rt-amd64 - Linux 7.3.4 for 64-bit PCs (unsigned kernel image)',
+  'linux-binary-unsigned-7.3.10+deb13-cloud-amd64 - Linux 7.3.10 for x86-64 cloud (unsigned kernel image)',
+  'linux-binary-unsigned-7.10.1+deb13-cloud-amd64 - Linux 7.10.1 for x86-64 cloud (unsigned kernel image)',
+  'linux-image-7.3.4+deb13-cloud-amd64-dbg - Linux 7.3.4 for x86-64 cloud (debug symbols)',
+].join('\n');
+
+describe('debian: kernel specs', () => {
+  it('parses a series and its archive; refuses what is not one', () => {
+    expect(parseKernelSpec('debian:6.12')).toEqual({ series: '6.12', flavour: 'cloud', archive: 'bookworm' });
+    expect(parseKernelSpec('debian:6.1', 'generic')).toEqual({ series: '6.1', flavour: 'generic', archive: 'bookworm' });
+    expect(parseKernelSpec('debian:7')).toEqual({ series: '7', flavour: 'cloud', archive: 'trixie-backports' });
+    expect(parseKernelSpec('debian:7.3').archive).toBe('trixie-backports');
+    for (const bad of ['debian:', 'debian:latest', 'debian:6.1.0', 'debian:6.x', 'ubuntu:6.8']) {
+      expect(() => parseKernelSpec(bad), bad).toThrow(/is not a kernel spec: write debian:SERIES/);
+    }
+    expect(() => parseKernelSpec('debian:5.10')).toThrow(/pass an older kernel's image path/);
+    expect(() => parseKernelSpec('debian:6.1', 'rt' as Flavour)).toThrow(/--flavour is cloud or generic/);
+    expect(isKernelSpec('debian:6.1')).toBe(true);
+    expect(isKernelSpec('/boot/vmlinuz-6.1')).toBe(false);
+  });
+
+  it('picks the newest kernel of a series and flavour, numerically, from apt-cache search output', () => {
+    const pick = (spec: string, out: string, flavour: Flavour = 'cloud'): KernelPackage | undefined => newestPackage(parseKernelSpec(spec, flavour), out);
+    expect(pick('debian:6.1', BOOKWORM_SEARCH)).toEqual({ package: 'linux-image-6.1.0-57-cloud-amd64-unsigned', release: '6.1.0-57-cloud-amd64', configPackage: undefined });
+    expect(pick('debian:6.1', BOOKWORM_SEARCH, 'generic')?.package).toBe('linux-image-6.1.0-57-amd64-unsigned');
+    // 6.1 is not a prefix of 6.12; 117 > 48 > 9.
+    expect(pick('debian:6.12', BOOKWORM_SEARCH)).toEqual({ package: 'linux-image-6.12.117+deb12-cloud-amd64-unsigned', release: '6.12.117+deb12-cloud-amd64', configPackage: undefined });
+    expect(pick('debian:6.12', BOOKWORM_SEARCH, 'generic')?.release).toBe('6.12.117+deb12-amd64');
+    expect(pick('debian:6', BOOKWORM_SEARCH)?.package).toBe('linux-image-6.12.117+deb12-cloud-amd64-unsigned');
+    // 7.x: the other packaging; its configuration is in linux-base-<release>.
+    expect(pick('debian:7.3', BACKPORTS_SEARCH)).toEqual({
+      package: 'linux-binary-unsigned-7.3.10+deb13-cloud-amd64',
+      release: '7.3.10+deb13-cloud-amd64',
+      configPackage: 'linux-base-7.3.10+deb13-cloud-amd64',
+    });
+    expect(pick('debian:7', BACKPORTS_SEARCH)?.release).toBe('7.10.1+deb13-cloud-amd64');
+    expect(pick('debian:7.3', BACKPORTS_SEARCH, 'generic')?.package).toBe('linux-binary-unsigned-7.3.4+deb13-amd64');
+    expect(pick('debian:7.2', BACKPORTS_SEARCH, 'generic')).toBeUndefined();
+    expect(pick('debian:6.1', '')).toBeUndefined();
+    expect(compareReleases('6.12.9+deb12-cloud-amd64', '6.12.117+deb12-cloud-amd64')).toBeLessThan(0);
+    expect(searchPattern(parseKernelSpec('debian:6.1'))).toBe('^linux-image-6\\.1[.]');
+    expect(searchPattern(parseKernelSpec('debian:7'))).toBe('^linux-binary-unsigned-7[.]');
+  });
+
+  it("finds the config Debian keeps beside an image", () => {
+    const dir = join(work, 'beside');
+    mkdirSync(join(dir, 'boot'), { recursive: true });
+    mkdirSync(join(dir, 'mod'), { recursive: true });
+    for (const f of ['boot/vmlinuz-6.1.0-57-cloud-amd64', 'boot/config-6.1.0-57-cloud-amd64', 'mod/vmlinuz.unsigned', 'mod/config', 'boot/vmlinuz-other']) writeFileSync(join(dir, f), f);
+    expect(configBeside(join(dir, 'boot/vmlinuz-6.1.0-57-cloud-amd64'))).toBe(join(dir, 'boot/config-6.1.0-57-cloud-amd64'));
+    expect(configBeside(join(dir, 'mod/vmlinuz.unsigned'))).toBe(join(dir, 'mod/config'));
+    expect(configBeside(join(dir, 'boot/vmlinuz-other'))).toBeUndefined();
+  });
+});
+
+interface FakeApt {
+  calls: { cmd: string; args: readonly string[]; cwd?: string }[];
+  run: ToolRunner;
+}
+
+/**
+ * A stand-in for apt-get, apt-cache and dpkg-deb: `update` succeeds or fails,
+ * `search` prints fixed output once the lists exist, `download` writes a .deb
+ * named as apt names them, and `dpkg-deb -x` lays out the packaging.
+ */
+function fakeApt(o: { update?: 'ok' | 'offline' | 'ENOENT' | 'locked-once'; download?: 'ok' | 'fail' } = {}): FakeApt {
+  const calls: FakeApt['calls'] = [];
+  let locked = o.update === 'locked-once';
+  const ok = (stdout = ''): ToolResult => ({ status: 0, stdout, stderr: '' });
+  const run: ToolRunner = async (cmd, args, options) => {
+    calls.push({ cmd, args, cwd: options.cwd });
+    if (cmd !== 'dpkg-deb' && o.update === 'ENOENT') return { status: null, stdout: '', stderr: '', failure: 'ENOENT' };
+    const words = args.filter((a, i) => a !== '-o' && args[i - 1] !== '-o');
+    const lists = args[args.findIndex((a) => a.startsWith('Dir::State::Lists='))]?.slice('Dir::State::Lists='.length);
+    if (cmd === 'apt-get' && words.includes('update')) {
+      if (locked) {
+        locked = false;
+        return { status: 100, stdout: '', stderr: `E: Could not get lock ${lists}/lock. It is held by process 4242 (apt-get)\n` };
+      }
+      if (o.update === 'offline') return { status: 0, stdout: '', stderr: 'W: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease  Temporary failure resolving deb.debian.org\n' };
+      writeFileSync(join(lists!, 'fake_Packages'), 'x');
+      return ok('Hit:1 http://deb.debian.org/debian bookworm InRelease\n');
+    }
+    if (cmd === 'apt-cache') {
+      if (!existsSync(join(lists!, 'fake_Packages'))) return ok('');
+      return ok(words.includes('^linux-binary-unsigned-7[.]') || words.some((w) => w.startsWith('^linux-binary-unsigned-7')) ? BACKPORTS_SEARCH : BOOKWORM_SEARCH);
+    }
+    if (cmd === 'apt-get' && words.includes('download')) {
+      if (o.download === 'fail') return { status: 100, stdout: '', stderr: 'E: Failed to fetch http://deb.debian.org/... Could not resolve host\n' };
+      for (const name of words.slice(words.indexOf('download') + 1)) writeFileSync(join(options.cwd!, `${name}_1.0-1_amd64.deb`), name);
+      return ok();
+    }
+    if (cmd === 'dpkg-deb' && args[0] === '-x') {
+      const name = readFileSync(args[1]!, 'utf8');
+      const root = args[2]!;
+      let m: RegExpExecArray | null;
+      if ((m = /^linux-image-(.*)-unsigned$/.exec(name))) {
+        mkdirSync(join(root, 'boot'), { recursive: true });
+        writeFileSync(join(root, 'boot', `vmlinuz-${m[1]}`), `image ${m[1]}`);
+        writeFileSync(join(root, 'boot', `config-${m[1]}`), `CONFIG ${m[1]}`);
+      } else if ((m = /^linux-binary-unsigned-(.*)$/.exec(name))) {
+        mkdirSync(join(root, 'usr/lib/modules', m[1]!), { recursive: true });
+        writeFileSync(join(root, 'usr/lib/modules', m[1]!, 'vmlinuz.unsigned'), `image ${m[1]}`);
+      } else if ((m = /^linux-base-(.*)$/.exec(name))) {
+        mkdirSync(join(root, 'usr/lib/modules', m[1]!), { recursive: true });
+        writeFileSync(join(root, 'usr/lib/modules', m[1]!, 'config'), `CONFIG ${m[1]}`);
+      }
+      return ok();
+    }
+    return { status: 1, stdout: '', stderr: `unexpected ${cmd} ${args.join(' ')}` };
+  };
+  return { calls, run };
+}
+
+describe('debian: kernels, fetched through a private apt configuration', () => {
+  const keyring = join(work, 'keyring.gpg');
+  writeFileSync(keyring, 'not really a keyring');
+  let n = 0;
+  const fresh = (): string => join(work, `kcache-${++n}`);
+
+  it('fetches the newest 6.12: apt only ever sees its own sources.list, lists and cache under the cache dir', async () => {
+    const cacheDir = fresh();
+    const apt = fakeApt();
+    const lines: string[] = [];
+    const k = await resolveKernel('debian:6.12', { cacheDir, keyring, exec: apt.run, progress: (l) => lines.push(l) });
+    expect(k).toMatchObject({ package: 'linux-image-6.12.117+deb12-cloud-amd64-unsigned', release: '6.12.117+deb12-cloud-amd64', version: '1.0-1', cached: false });
+    expect(readFileSync(k.image, 'utf8')).toBe('image 6.12.117+deb12-cloud-amd64');
+    expect(readFileSync(k.config!, 'utf8')).toBe('CONFIG 6.12.117+deb12-cloud-amd64');
+    expect(k.image.startsWith(join(cacheDir, 'kernels'))).toBe(true);
+    expect(calls(apt)).toEqual(['apt-get update', 'apt-cache search', 'apt-get download', 'dpkg-deb -x']);
+    for (const c of apt.calls.filter((x) => x.cmd !== 'dpkg-deb')) {
+      const opts = c.args.filter((_, i) => c.args[i - 1] === '-o');
+      expect(opts).toContain(`Dir::Etc::sourcelist=${join(cacheDir, 'apt', 'bookworm', 'sources.list')}`);
+      expect(opts).toContain('Dir::Etc::sourceparts=-');
+      expect(opts).toContain(`Dir::State::Lists=${join(cacheDir, 'apt', 'bookworm', 'lists')}`);
+      expect(opts).toContain(`Dir::Cache=${join(cacheDir, 'apt', 'bookworm', 'cache')}`);
+      expect(c.args.join(' ')).not.toMatch(/\/etc\/apt|\/var\/lib\/apt|\/var\/cache\/apt/);
+    }
+    const sources = readFileSync(join(cacheDir, 'apt', 'bookworm', 'sources.list'), 'utf8');
+    expect(sources).toContain(`deb [arch=amd64 signed-by=${keyring}] http://deb.debian.org/debian-security bookworm-security main`);
+    // The download ran in a temporary directory of the cache, which is gone.
+    const dl = apt.calls.find((c) => c.args.includes('download'))!;
+    expect(dl.cwd!.startsWith(join(cacheDir, 'kernels'))).toBe(true);
+    expect(existsSync(dl.cwd!)).toBe(false);
+    expect(lines.some((l) => /downloading linux-image-6\.12\.117\+deb12-cloud-amd64-unsigned \(apt-get download\)/.test(l))).toBe(true);
+
+    // Again: fresh lists, cached kernel: no update, no download.
+    const again = fakeApt();
+    const k2 = await resolveKernel('debian:6.12', { cacheDir, keyring, exec: again.run });
+    expect(k2).toMatchObject({ image: k.image, config: k.config, cached: true });
+    expect(calls(again)).toEqual(['apt-cache search']);
+    // Old lists are refreshed first.
+    const old = fakeApt();
+    await resolveKernel('debian:6.12', { cacheDir, keyring, exec: old.run, listsMaxAgeSeconds: 0 });
+    expect(calls(old)).toEqual(['apt-get update', 'apt-cache search']);
+  });
+
+  it('fetches 7.x from trixie-backports: the image from linux-binary-unsigned, the config from linux-base', async () => {
+    const cacheDir = fresh();
+    const apt = fakeApt();
+    const k = await resolveKernel('debian:7.3', { cacheDir, keyring, exec: apt.run });
+    expect(k).toMatchObject({ package: 'linux-binary-unsigned-7.3.10+deb13-cloud-amd64', release: '7.3.10+deb13-cloud-amd64' });
+    expect(readFileSync(k.config!, 'utf8')).toBe('CONFIG 7.3.10+deb13-cloud-amd64');
+    const dl = apt.calls.find((c) => c.args.includes('download'))!;
+    expect(dl.args.slice(-2)).toEqual(['linux-binary-unsigned-7.3.10+deb13-cloud-amd64', 'linux-base-7.3.10+deb13-cloud-amd64']);
+    expect(readFileSync(join(cacheDir, 'apt', 'trixie-backports', 'sources.list'), 'utf8')).toBe(`deb [arch=amd64 signed-by=${keyring}] http://deb.debian.org/debian trixie-backports main\n`);
+    expect(existsSync(join(cacheDir, 'apt', 'bookworm'))).toBe(false);
+  });
+
+  it('two kernels of one archive at once share one apt-get update', async () => {
+    const cacheDir = fresh();
+    const apt = fakeApt();
+    const [a, b] = await Promise.all([
+      resolveKernel('debian:6.1', { cacheDir, keyring, exec: apt.run }),
+      resolveKernel('debian:6.12', { cacheDir, keyring, exec: apt.run }),
+    ]);
+    expect([a.release, b.release]).toEqual(['6.1.0-57-cloud-amd64', '6.12.117+deb12-cloud-amd64']);
+    expect(calls(apt).filter((c) => c === 'apt-get update')).toHaveLength(1);
+  });
+
+  it('offline: with nothing cached, a typed error that says so and how to pass an image', async () => {
+    const err = await resolveKernel('debian:6.1', { cacheDir: fresh(), keyring, exec: fakeApt({ update: 'offline' }).run }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VmError);
+    expect((err as VmError).code).toBe('offline');
+    expect((err as VmError).message).toMatch(/apt could not update its package lists \(W: Failed to fetch .*\)\. Offline\? Pass an image you have with --kernel PATH\/TO\/vmlinuz/);
+  });
+
+  it('offline: with a kernel cached, uses the newest cached one and says so', async () => {
+    const cacheDir = fresh();
+    await resolveKernel('debian:6.12', { cacheDir, keyring, exec: fakeApt().run });
+    const lines: string[] = [];
+    const k = await resolveKernel('debian:6.12', { cacheDir, keyring, exec: fakeApt({ update: 'offline' }).run, listsMaxAgeSeconds: 0, progress: (l) => lines.push(l) });
+    expect(k).toMatchObject({ release: '6.12.117+deb12-cloud-amd64', cached: true });
+    expect(lines.join('\n')).toMatch(/apt could not update its package lists .*; going by the lists apt has/);
+    // Lists gone too: the cached kernel, said so.
+    rmSync(join(cacheDir, 'apt'), { recursive: true });
+    const lines2: string[] = [];
+    const k2 = await resolveKernel('debian:6.12', { cacheDir, keyring, exec: fakeApt({ update: 'offline' }).run, progress: (l) => lines2.push(l) });
+    expect(k2.image).toBe(k.image);
+    expect(lines2.join('\n')).toMatch(/using the newest cached debian:6\.12 kernel, linux-image-6\.12\.117\+deb12-cloud-amd64-unsigned 1\.0-1/);
+  });
+
+  it('a failed download is a typed error; without apt or its keyring, the error says what to install or pass', async () => {
+    const dl = await resolveKernel('debian:6.1', { cacheDir: fresh(), keyring, exec: fakeApt({ download: 'fail' }).run }).catch((e: unknown) => e);
+    expect((dl as VmError).code).toBe('download-failed');
+    expect((dl as VmError).message).toMatch(/apt-get download linux-image-6\.1\.0-57-cloud-amd64-unsigned failed \(E: Failed to fetch.*\): offline\? Pass an image/);
+    const noApt = await resolveKernel('debian:6.1', { cacheDir: fresh(), keyring, exec: fakeApt({ update: 'ENOENT' }).run }).catch((e: unknown) => e);
+    expect((noApt as VmError).code).toBe('no-apt');
+    expect((noApt as VmError).message).toMatch(/apt-get is not installed.*--kernel PATH\/TO\/vmlinuz/);
+    const noKeyring = await resolveKernel('debian:6.1', { cacheDir: fresh(), keyring: join(work, 'none.gpg'), exec: fakeApt().run }).catch((e: unknown) => e);
+    expect((noKeyring as VmError).code).toBe('no-apt');
+    expect((noKeyring as VmError).message).toMatch(/none\.gpg is missing: apt needs Debian's archive keyring \(apt-get install debian-archive-keyring\)/);
+  });
+
+  it('waits for another apt-get that holds the lists', async () => {
+    const apt = fakeApt({ update: 'locked-once' });
+    const lines: string[] = [];
+    const k = await resolveKernel('debian:6.1', { cacheDir: fresh(), keyring, exec: apt.run, progress: (l) => lines.push(l) });
+    expect(k.release).toBe('6.1.0-57-cloud-amd64');
+    expect(calls(apt).filter((c) => c === 'apt-get update')).toHaveLength(2);
+    expect(lines.join('\n')).toMatch(/another apt-get holds the lock on .*; waiting/);
+  });
+
+  it('a series Debian does not have is named', async () => {
+    const err = await resolveKernel('debian:6.6', { cacheDir: fresh(), keyring, exec: fakeApt().run }).catch((e: unknown) => e);
+    expect((err as VmError).code).toBe('no-such-kernel');
+    expect((err as VmError).message).toMatch(/cannot fetch debian:6\.6: apt knows no .* in bookworm/);
+  });
+});
+
+function calls(apt: FakeApt): string[] {
+  return apt.calls.map((c) => {
+    const words = c.args.filter((a, i) => a !== '-o' && c.args[i - 1] !== '-o' && !a.startsWith('-q'));
+    return `${c.cmd} ${words[0]}`;
+  });
+}
+
+// --- several kernels at once: the pool, the progress lines, a column without a report ---
+
+describe('runPool', () => {
+  it('runs at most `jobs` tasks at once and returns results in order', async () => {
+    for (const jobs of [1, 2, 3, 10]) {
+      let inFlight = 0;
+      let most = 0;
+      const started: number[] = [];
+      const results = await runPool([50, 10, 30, 5, 20], jobs, async (ms, i) => {
+        started.push(i);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, ms));
+        inFlight--;
+        return `#${i}`;
+      });
+      expect(results).toEqual(['#0', '#1', '#2', '#3', '#4']);
+      expect(most, `jobs ${jobs}`).toBe(Math.min(jobs, 5));
+      expect(started).toEqual([0, 1, 2, 3, 4]);
+    }
+    expect(await runPool([], 4, async () => 1)).toEqual([]);
+    await expect(runPool([1], 0, async () => 1)).rejects.toThrow(RangeError);
+  });
+});
+
+/** A terminal just good enough for the progress board: text, newlines, cursor up, clear line. */
+function fakeTerminal(columns = 60): { stream: NodeJS.WritableStream; screen: () => string[] } {
+  const rows: string[] = [''];
+  let row = 0;
+  // eslint-disable-next-line no-control-regex
+  const [split, up, clear] = [/(\u001b\[\d*[AK]|\n)/, /^\u001b\[\d*A$/, /^\u001b\[\d*K$/];
+  const write = (chunk: string): boolean => {
+    for (const part of chunk.split(split)) {
+      if (part === '\n') {
+        row++;
+        if (rows.length <= row) rows.push('');
+      } else if (up.test(part)) row -= Number(part.slice(2, -1) || 1);
+      else if (clear.test(part)) rows[row] = '';
+      else rows[row] += part;
+    }
+    return true;
+  };
+  return { stream: { write, isTTY: true, columns } as unknown as NodeJS.WritableStream, screen: () => rows.slice(0, -1) };
+}
+
+describe('progress of several boots', () => {
+  it('elsewhere than a terminal: one prefixed line per event; one kernel: no prefix', () => {
+    let out = '';
+    const stream = { write: (s: string): boolean => ((out += s), true) } as unknown as NodeJS.WritableStream;
+    const p = createProgress({ stream, prefix: 'memseal vm:', titles: ['debian:6.1', 'debian:6.1 secretmem.enable=1'] });
+    p.of(0)('booting');
+    p.of(1)('booting');
+    p.log('an error\n');
+    p.of(0)('done');
+    expect(out).toBe(['memseal vm: [1] debian:6.1: booting', 'memseal vm: [2] debian:6.1 secretmem.enable=1: booting', 'an error', 'memseal vm: [1] debian:6.1: done', ''].join('\n'));
+    out = '';
+    createProgress({ stream, prefix: 'memseal vm:', titles: ['debian:7'] }).of(0)('booting');
+    expect(out).toBe('memseal vm: booting\n');
+  });
+
+  it('on a terminal: one line per kernel, rewritten in place; messages go above them', () => {
+    const t = fakeTerminal(44);
+    const p = createProgress({ stream: t.stream, prefix: 'vm:', titles: ['debian:6.1', 'debian:6.12', 'debian:7'] });
+    expect(t.screen()).toEqual(['vm: [1] debian:6.1: waiting', 'vm: [2] debian:6.12: waiting', 'vm: [3] debian:7: waiting']);
+    p.of(1)('booting');
+    p.of(0)('booting');
+    p.of(1)('12.0 s: init is running on 6.12.117+deb12-cloud-amd64');
+    p.log('vm: debian:7: the guest kernel panicked');
+    p.of(2)('no report (panic)');
+    p.done();
+    expect(t.screen()).toEqual([
+      'vm: debian:7: the guest kernel panicked',
+      'vm: [1] debian:6.1: booting',
+      'vm: [2] debian:6.12: 12.0 s: init is runni…',
+      'vm: [3] debian:7: no report (panic)',
+    ]);
+    // Each line fits the terminal's width, less one column.
+    for (const l of t.screen()) expect(l.length).toBeLessThanOrEqual(43);
+  });
+});
+
+describe('a kernel that gave no report', () => {
+  it('is a column of errors in the matrix, with the reason below; the run fails; diff refuses it', () => {
+    const root = findPackageRoot();
+    const ok = join(root, 'test', 'fixtures', 'reports', 'conform-6.1-vm.json');
+    const failed = join(work, 'failed.json');
+    writeFileSync(failed, JSON.stringify(failureJson({ code: 'panic', message: 'the guest kernel panicked: Kernel panic - not syncing: VFS\n--- the console ---' }, { kernel: 'debian:7.3', append: '' }, ['conform', '--json'])));
+    const r = readReportFile(failed)[0]!;
+    expect(r.failure).toEqual({ code: 'panic', message: expect.stringMatching(/^the guest kernel panicked/) });
+    expect(r.label).toBe('debian:7.3');
+    expect(hasFailures(r)).toBe(true);
+    const cli = join(root, 'dist', 'cli', 'main.js');
+    const run = (args: string[]): { status: number | null; stdout: string; stderr: string } =>
+      spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const m = run(['vm', '--report', ok, '--report', failed]);
+    expect(m.status).toBe(1);
+    const good = readReportFile(ok)[0]!;
+    for (const e of good.entries) {
+      const row = m.stdout.split('\n').find((l) => l.trim().startsWith(`${e.id} `));
+      // Not starred: a column without a report says nothing about a row.
+      expect(row, e.id).toMatch(new RegExp(`^ +${e.id.replace(/\./g, '\\.')}\\s+${e.status}\\s+error$`));
+    }
+    expect(m.stdout).toMatch(/^\[2\] debian:7\.3: no report \(panic\): the guest kernel panicked: Kernel panic - not syncing: VFS$/m);
+    const d = run(['diff', ok, failed]);
+    expect(d.status).toBe(2);
+    expect(d.stderr).toMatch(/debian:7\.3 gave no report \(panic\): the guest kernel panicked/);
+  });
+});
+
+describe('docs/kernel-matrix.yml, the GitHub Actions matrix the README points to', () => {
+  const root = findPackageRoot();
+  const yml = readFileSync(join(root, 'docs', 'kernel-matrix.yml'), 'utf8');
+  const lines = yml.split('\n');
+  const cli = join(root, 'dist', 'cli', 'main.js');
+  const help = (args: string[]): string => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' }).stdout;
+
+  it('is YAML-shaped: spaces only, even indentation, the jobs and actions it needs', () => {
+    expect(yml).not.toMatch(/\t/);
+    for (const l of lines) expect(l.length - l.trimStart().length, l).toSatisfy((n: number) => n % 2 === 0);
+    for (const needed of [/^jobs:$/m, /^ {2}boot:$/m, /^ {4}strategy:$/m, /^ {6}matrix:$/m, /^ {2}matrix:$/m, /^ {4}needs: boot$/m]) expect(yml).toMatch(needed);
+    for (const action of ['actions/checkout@v4', 'actions/setup-node@v4', 'actions/upload-artifact@v4', 'actions/download-artifact@v4']) expect(yml).toContain(`uses: ${action}`);
+    expect(yml).toMatch(/apt-get install -y .*qemu-system-x86 .*busybox-static .*cpio .*debian-archive-keyring/);
+    expect(yml).toMatch(/npm ci/);
+  });
+
+  it('runs only memseal commands and flags that exist, on kernel specs memseal takes', () => {
+    const commands = help(['--help']);
+    const vmHelp = help(['vm', '--help']);
+    const calls = lines.map((l) => l.trim().replace(/^run: /, '')).filter((l) => /^(npx )?memseal /.test(l));
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    for (const call of calls) {
+      const words = call.replace(/^npx /, '').split(/\s+/);
+      expect(commands, call).toContain(`memseal ${words[1]} `);
+      if (words[1] === 'vm') for (const flag of words.filter((w) => w.startsWith('--'))) expect(vmHelp, `${flag} in: ${call}`).toContain(flag);
+    }
+    // One `memseal vm --kernel debian:... --json` per job, merged by --report and compared by diff.
+    expect(calls.some((c) => /^memseal vm --kernel debian:\$\{\{ matrix\.kernel \}\} .*--json > report\.json$/.test(c))).toBe(true);
+    expect(calls.some((c) => /^memseal vm "\$\{args\[@\]\}"$/.test(c))).toBe(true);
+    expect(yml).toContain('args+=(--report "$f")');
+    expect(calls.some((c) => c.startsWith('memseal diff '))).toBe(true);
+    // Every kernel in the matrix is a spec memseal accepts, and the diff reads artifacts the matrix makes.
+    const entries = [...yml.matchAll(/- \{ name: '([^']+)', kernel: '([^']+)', append: '([^']*)'(?:, flavour: (\w+))? \}/g)];
+    expect(entries.length).toBeGreaterThanOrEqual(4);
+    for (const [, , kernel, , flavour] of entries) expect(() => parseKernelSpec(`debian:${kernel}`, (flavour ?? 'cloud') as Flavour)).not.toThrow();
+    const names = entries.map((e) => e[1]);
+    expect(names).toContain('6.1-secretmem');
+    for (const [, name] of yml.matchAll(/reports\/report-([^/*]+)\/report\.json/g)) expect(names).toContain(name);
+    expect(yml).toContain('name: report-${{ matrix.name }}');
+    expect(yml).toContain('pattern: report-*');
   });
 });

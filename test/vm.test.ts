@@ -1,6 +1,6 @@
 /**
  * memseal vm against a real kernel: Debian's 6.1 cloud kernel (fetched by
- * scripts/fetch-kernel.mjs) booted with qemu (TCG here: KVM hangs on these
+ * resolveKernel('debian:6.1'), lib/vm/kernels.ts) booted with qemu (TCG here: KVM hangs on these
  * machines), as it is and with secretmem.enable=1; a matrix of the host and
  * both boots; memseal diff between them; and the errors for a panic, a hang,
  * a missing qemu and a missing kernel.
@@ -20,12 +20,25 @@ import { compareVersions, parseKernelVersion } from '../lib/kernel.js';
 import type { ProbeReport } from '../lib/probe.js';
 import { canonical, hasFailures, readReport, type Report } from '../lib/reports.js';
 import { findBusybox, which } from '../lib/vm/initramfs.js';
-import { qemuBinary } from '../lib/vm/qemu.js';
-import { runInVm, vmMeta, type VmRun } from '../lib/vm/run.js';
+import { resolveKernel } from '../lib/vm/kernels.js';
+import { qemuBinary, VmError } from '../lib/vm/qemu.js';
+import { runInVm, runPool, vmMeta, type VmRun } from '../lib/vm/run.js';
 import { itIf } from './helpers/caps.js';
 import { SUITE } from './helpers/suite.js';
 
 const PROBE: readonly string[] = ['probe', '--json'];
+
+/**
+ * What a case may expect of a Linux system, listed by the guest's own tools
+ * (busybox, run from a sealed memfd by `memseal exec`).
+ */
+const USERLAND_PATHS = ['/dev/fd', '/dev/stdin', '/dev/stdout', '/dev/stderr', '/dev/ptmx', '/bin/sh', '/usr/bin/env', '/etc/passwd', '/etc/group', '/boot'];
+const USERLAND: readonly (readonly string[])[] = [
+  ['exec', '--argv0', 'ls', '/bin/busybox', '--', '-ld', ...USERLAND_PATHS],
+  ['exec', '--argv0', 'cat', '/bin/busybox', '--', '/proc/mounts'],
+  ['exec', '--argv0', 'cat', '/bin/busybox', '--', '/etc/passwd', '/etc/group'],
+  ['exec', '--argv0', 'ls', '/bin/busybox', '--', '/boot'],
+];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'cli', 'main.js');
@@ -33,11 +46,14 @@ const cli = join(root, 'dist', 'cli', 'main.js');
 const BOOT_LIMIT_S = 240;
 const CLI_TEST_MS = (BOOT_LIMIT_S + 30) * 1000;
 
-function fetchKernel(): { path?: string; reason: string } {
-  const r = spawnSync(process.execPath, [join(root, 'scripts', 'fetch-kernel.mjs')], { encoding: 'utf8', timeout: 300_000 });
-  const path = r.stdout.trim();
-  if (r.status === 0 && path !== '') return { path, reason: '' };
-  return { reason: `Debian's 6.1 cloud kernel could not be fetched: ${r.stderr.trim() || r.error?.message}` };
+async function fetchKernel(spec: string): Promise<{ path?: string; config?: string; reason: string }> {
+  try {
+    const k = await resolveKernel(spec, { progress: (line) => console.log(`[kernel] ${line}`) });
+    return { path: k.image, config: k.config, reason: '' };
+  } catch (err) {
+    if (!(err instanceof VmError)) throw err;
+    return { reason: `Debian's ${spec.slice('debian:'.length)} cloud kernel could not be fetched: ${err.message}` };
+  }
 }
 
 function hasBusybox(): boolean {
@@ -50,7 +66,7 @@ function hasBusybox(): boolean {
 }
 
 const qemu = which(qemuBinary()) !== undefined || qemuBinary().startsWith('/');
-const kernel = qemu && hasBusybox() ? fetchKernel() : { reason: 'qemu-system-x86_64 or busybox is missing (apt-get install qemu-system-x86 busybox-static)' };
+const kernel: { path?: string; config?: string; reason: string } = qemu && hasBusybox() ? await fetchKernel('debian:6.1') : { reason: 'qemu-system-x86_64 or busybox is missing (apt-get install qemu-system-x86 busybox-static)' };
 const ready = kernel.path !== undefined;
 const why = kernel.reason;
 const itVm = itIf(ready, why);
@@ -64,25 +80,53 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Boot {
   run: VmRun;
+  /** The USERLAND commands' outputs (the plain boot only). */
+  userland: string[];
   suite: Report;
   probe: ProbeReport;
   file: string;
 }
 const boots: Record<'plain' | 'secretmem', Boot | undefined> = { plain: undefined, secretmem: undefined };
 
+/** Progress lines of the two boots, with the time each arrived: they show whether both were in flight at once. */
+const heard: { variant: 'plain' | 'secretmem'; at: number; line: string }[] = [];
+
 async function bootVariant(name: 'plain' | 'secretmem', append: string): Promise<Boot> {
-  const run = await runInVm({ kernel: kernel.path!, append, commands: [SUITE, PROBE], timeoutSeconds: BOOT_LIMIT_S, memoryMiB: 1024 });
+  const extra = name === 'plain' ? USERLAND : [];
+  const progress = (line: string): void => void heard.push({ variant: name, at: performance.now(), line });
+  const run = await runInVm({ kernel: kernel.path!, append, commands: [SUITE, PROBE, ...extra], timeoutSeconds: BOOT_LIMIT_S, memoryMiB: 1024, progress });
   console.log(
     `[timing] ${run.release}${append ? ` ${append}` : ''}: boot ${run.bootSeconds.toFixed(1)} s + run ${run.runSeconds.toFixed(1)} s = ${run.totalSeconds.toFixed(1)} s under ${run.accel.toUpperCase()} (${run.accelReason}); initramfs ${run.initramfs.cached ? 'cached' : 'built'} in ${run.initramfs.seconds.toFixed(1)} s`,
   );
   const [suite, probe] = run.outputs;
-  expect(suite!.exitCode, suite!.stderr).toBe(0);
-  expect(probe!.exitCode, probe!.stderr).toBe(0);
   const raw = { ...(JSON.parse(suite!.stdout) as object), vm: vmMeta(run) };
   const file = join(work, `${name}.json`);
   writeFileSync(file, JSON.stringify(raw));
-  const b = { run, suite: readReport(raw), probe: JSON.parse(probe!.stdout) as ProbeReport, file };
+  const bad = readReport(raw)
+    .entries.filter((e) => e.status === 'fail' || e.status === 'error')
+    .map((e) => `${e.id}: ${e.status}, expected ${canonical(e.expected)}, observed ${canonical(e.observed)}${e.reason ? ` (${e.reason})` : ''}`);
+  expect(suite!.exitCode, `${name}: ${suite!.stderr}${bad.join('\n')}`).toBe(0);
+  expect(probe!.exitCode, probe!.stderr).toBe(0);
+  const userland = run.outputs.slice(2).map((o) => `${o.stdout}${o.stderr}`);
+  const b = { run, suite: readReport(raw), probe: JSON.parse(probe!.stdout) as ProbeReport, file, userland };
   boots[name] = b;
+  return b;
+}
+
+/** Both variants, booted at once as `memseal vm --jobs 2` would (runPool is what it uses); each test sees its own boot's failure. */
+let both: Promise<(Boot | Error)[]> | undefined;
+const bootBoth = (): Promise<(Boot | Error)[]> =>
+  (both ??= runPool(
+    [
+      ['plain', ''],
+      ['secretmem', 'secretmem.enable=1'],
+    ] as const,
+    2,
+    ([name, append]) => bootVariant(name, append).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
+  ));
+async function booted(i: 0 | 1): Promise<Boot> {
+  const b = (await bootBoth())[i]!;
+  if (b instanceof Error) throw b;
   return b;
 }
 
@@ -147,7 +191,7 @@ describe("memseal vm on Debian's 6.1 cloud kernel", () => {
   itVm(
     'boots it as it is: 0 fail; MFD_EXEC, MFD_NOEXEC_SEAL, F_SEAL_EXEC and mseal unsupported; memfd_secret off',
     async () => {
-      const { run, suite, probe } = await bootVariant('plain', '');
+      const { run, suite, probe } = await booted(0);
       expect(run.release).toMatch(/^6\.1\./);
       expect(suite.facts.kernel).toBe(run.release);
       expect(hasFailures(suite)).toBe(false);
@@ -161,10 +205,44 @@ describe("memseal vm on Debian's 6.1 cloud kernel", () => {
     BOOT_LIMIT_S * 2_000,
   );
 
+  itVm("the guest is a Linux userland: /dev/fd and /dev/std*, the usual mounts, root and nobody, /bin/sh, the kernel's config", () => {
+    const plain = boots.plain;
+    expect(plain, 'the plain boot ran').toBeTruthy();
+    const [ls, mounts, etc, bootDir] = plain!.userland as [string, string, string, string];
+    const link = (p: string, target: string): void => void expect(ls, p).toMatch(new RegExp(`^l\\S+ .* ${p} -> ${target.replace(/[./]/g, '\\$&')}$`, 'm'));
+    link('/dev/fd', '/proc/self/fd');
+    link('/dev/stdin', '/proc/self/fd/0');
+    link('/dev/stdout', '/proc/self/fd/1');
+    link('/dev/stderr', '/proc/self/fd/2');
+    expect(ls).toMatch(/^l\S+ .* \/bin\/sh -> \/bin\/busybox$/m);
+    expect(ls).toMatch(/^l\S+ .* \/usr\/bin\/env -> /m);
+    expect(ls).toMatch(/^c\S+ .* \/dev\/ptmx$/m);
+    expect(ls).not.toMatch(/No such file/);
+    const mounted = new Map(mounts.trim().split('\n').map((l) => [l.split(' ')[1]!, l.split(' ')[2]!]));
+    for (const [where, type] of [
+      ['/proc', 'proc'],
+      ['/sys', 'sysfs'],
+      ['/dev', 'devtmpfs'],
+      ['/dev/pts', 'devpts'],
+      ['/dev/shm', 'tmpfs'],
+      ['/tmp', 'tmpfs'],
+      ['/run', 'tmpfs'],
+      ['/dev/hugepages', 'hugetlbfs'],
+    ]) {
+      expect(mounted.get(where!), where).toBe(type);
+    }
+    expect(etc).toMatch(/^root:x:0:0:/m);
+    expect(etc).toMatch(/^nobody:x:65534:65534:/m);
+    expect(etc).toMatch(/^nogroup:x:65534:/m);
+    // The package's config, at /boot/config-$(uname -r), where conformance cases look.
+    expect(kernel.config).toBeDefined();
+    expect(bootDir.split(/\s+/)).toContain(`config-${plain!.run.release}`);
+  });
+
   itVm(
     'boots it with secretmem.enable=1: memfd_secret works, the rest as before, 0 fail',
     async () => {
-      const { run, suite, probe } = await bootVariant('secretmem', 'secretmem.enable=1');
+      const { run, suite, probe } = await booted(1);
       expect(run.release).toMatch(/^6\.1\./);
       expect(hasFailures(suite)).toBe(false);
       expect(probe.features.memfd_secret.status).toBe('supported');
@@ -172,6 +250,15 @@ describe("memseal vm on Debian's 6.1 cloud kernel", () => {
     },
     BOOT_LIMIT_S * 2_000,
   );
+
+  itVm('booted both at once: each was booting before the other finished', async () => {
+    await bootBoth();
+    const when = (variant: string, what: RegExp): number => heard.find((h) => h.variant === variant && what.test(h.line))?.at ?? NaN;
+    const started = ['plain', 'secretmem'].map((v) => when(v, /^booting /));
+    const finished = ['plain', 'secretmem'].map((v) => when(v, /: boot [\d.]+ s, run [\d.]+ s, total/));
+    for (const t of [...started, ...finished]) expect(Number.isNaN(t), heard.map((h) => `${h.variant}: ${h.line}`).join('\n')).toBe(false);
+    expect(Math.max(...started)).toBeLessThan(Math.min(...finished));
+  }, BOOT_LIMIT_S * 2_000);
 
   itVm('renders a matrix of the host report and both 6.1 reports', () => {
     const [plain, secret] = [boots.plain, boots.secretmem];
@@ -236,6 +323,13 @@ describe("memseal vm on Debian's 6.1 cloud kernel", () => {
     expect(text.stdout).toContain(`${ids1.length} ${host.kind === 'probe' ? 'features' : 'cases'} differ`);
   }, CLI_TEST_MS);
 
+  itVm('--fetch prints the image of a debian: spec and boots nothing', () => {
+    const r = memseal(['vm', '--fetch', '--kernel', 'debian:6.1']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(kernel.path);
+    expect(r.stderr).toMatch(/linux-image-6\.1\.0-\d+-cloud-amd64-unsigned .* is cached/);
+  }, CLI_TEST_MS);
+
   itVm('a kernel panic is an error that quotes the panic and the console', () => {
     // With an initramfs the kernel runs rdinit; a missing one leaves it
     // looking for a root device it does not have, and it panics.
@@ -265,7 +359,7 @@ describe('memseal vm errors that need no boot', () => {
   it('a missing kernel image is named', () => {
     const r = memseal(['vm', '--quiet', '--kernel', join(work, 'no-such-vmlinuz')], { MEMSEAL_VM_ACCEL: 'tcg' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/kernel image .*no-such-vmlinuz does not exist \(scripts\/fetch-kernel\.mjs fetches/);
+    expect(r.stderr).toMatch(/kernel image .*no-such-vmlinuz does not exist \(memseal vm --kernel debian:6\.1 fetches/);
   });
 
   itIf(hasBusybox(), 'busybox is missing (apt-get install busybox-static)')('a missing qemu names the package to install', () => {
@@ -281,5 +375,10 @@ describe('memseal vm errors that need no boot', () => {
     expect(memseal(['vm', '--kernel', 'a', '--memory', 'lots']).stderr).toMatch(/--memory must be a number/);
     expect(memseal(['vm', '--kernel', 'a', '--accel', 'hvf']).stderr).toMatch(/--accel is auto, kvm or tcg/);
     expect(memseal(['vm', '--kernel', 'a', '--append', 'x -- y']).stderr).toMatch(/must not contain '--'/);
+    expect(memseal(['vm', '--kernel', 'debian:6.1', '--flavour', 'rt']).stderr).toMatch(/--flavour is cloud or generic/);
+    expect(memseal(['vm', '--kernel', 'debian:latest']).stderr).toMatch(/is not a kernel spec: write debian:SERIES/);
+    expect(memseal(['vm', '--kernel', 'a', '--kernel', 'b', '--config', 'x', '--config', 'y', '--config', 'z']).stderr).toMatch(/give --config once/);
+    expect(memseal(['vm', '--fetch', '--host']).stderr).toMatch(/--fetch needs a --kernel/);
+    for (const flag of ['--flavour', '--config', '--fetch', '--jobs', 'debian:SERIES']) expect(memseal(['vm', '--help']).stdout, flag).toContain(flag);
   });
 });

@@ -15,7 +15,7 @@ const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
   },
   probe: { run: runProbe, summary: 'probe [--json]                 what this kernel/container supports' },
   exec: { run: runExec, summary: 'exec PATH [-- ARGS...]         run a program from a sealed memfd copy (see exec --help)' },
-  vm: { run: runVm, summary: 'vm --kernel IMAGE [--json]     the report from a VM on each kernel; several: a matrix (vm --help)' },
+  vm: { run: runVm, summary: 'vm --kernel IMAGE|debian:SERIES [--json]\n                                 the report from a VM on each kernel; several: a matrix (vm --help)' },
   diff: { run: runDiff, summary: 'diff A.json B.json [--json]    the cases whose status or outcome differ between two reports' },
 };
 

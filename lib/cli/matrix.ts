@@ -1,5 +1,5 @@
 /** Terminal rendering of reports: a kernel matrix, and a one-report summary. */
-import { buildMatrix, countStatuses, type Report } from '../reports.js';
+import { buildMatrix, countStatuses, type Report, type ReportEntry } from '../reports.js';
 import { painter, table, type Colour } from './format.js';
 
 const COLOURS: Readonly<Record<string, Colour>> = {
@@ -31,14 +31,21 @@ function summary(r: Report): string {
  * Cases as rows, reports as columns; `*` marks a row whose status is not the
  * same everywhere, `~` one with the same status but different observations
  * (a case whose expectation depends on the kernel version, met everywhere).
- * Below the table, each column's full title and counts.
+ * Below the table, each column's full title and counts. A column whose
+ * kernel gave no report (it did not boot, panicked, hung) shows `error` in
+ * every row and the reason below.
  */
 export function renderMatrix(reports: readonly Report[], colour: boolean): string {
   const paint = painter(colour);
   const m = buildMatrix(reports);
   const header = ['', paint('bold', reports[0]?.kind === 'probe' ? 'feature' : 'case'), ...m.columns.map((_, i) => paint('bold', `[${i + 1}]`))];
-  const rows = m.rows.map((r) => [r.varies ? paint('bold', '*') : r.observedVaries ? '~' : '', r.id, ...r.cells.map((c) => (c === undefined ? paint('dim', '-') : paintStatus(c.status, colour)))]);
+  const cell = (c: ReportEntry | undefined, i: number): string => {
+    if (reports[i]!.failure !== null) return paintStatus('error', colour);
+    return c === undefined ? paint('dim', '-') : paintStatus(c.status, colour);
+  };
+  const rows = m.rows.map((r) => [r.varies ? paint('bold', '*') : r.observedVaries ? '~' : '', r.id, ...r.cells.map(cell)]);
   const legend = reports.map((r, i) => {
+    if (r.failure !== null) return `[${i + 1}] ${r.label}: ${paint('red', `no report (${r.failure.code})`)}: ${r.failure.message.split('\n')[0]}`;
     const where =
       r.vm !== null
         ? ` (VM, ${r.vm.accel.toUpperCase()}, boot ${r.vm.bootSeconds.toFixed(1)} s + run ${r.vm.runSeconds.toFixed(1)} s)`

@@ -1,7 +1,8 @@
 /**
- * `memseal vm --kernel IMAGE [--kernel IMAGE ...] [--append ARGS ...]
- *  [--memory MB] [--timeout S] [--accel auto|kvm|tcg] [--host] [--report FILE ...]
- *  [--json] [--quiet] [-- MEMSEAL-ARGS...]`
+ * `memseal vm --kernel IMAGE|debian:SERIES [--kernel ...] [--flavour cloud|generic]
+ *  [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S]
+ *  [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--fetch] [--json]
+ *  [--quiet] [-- MEMSEAL-ARGS...]`
  *
  * Boots each kernel on the memseal initramfs and runs memseal there (by
  * default the report DEFAULT_GUEST_COMMAND names). One kernel: its report.
@@ -11,18 +12,21 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { hasFailures, readReport, readReportFile, type Report } from '../reports.js';
+import { availableParallelism } from 'node:os';
+import { failureJson, hasFailures, readReport, readReportFile, type Report } from '../reports.js';
 import { accelFromEnv, type AccelChoice } from '../vm/accel.js';
+import { FLAVOURS, isKernelSpec, parseKernelSpec, resolveKernel, type Flavour } from '../vm/kernels.js';
 import { findPackageRoot } from '../vm/initramfs.js';
 import { kernelCommandLine, VmError } from '../vm/qemu.js';
-import { DEFAULT_GUEST_COMMAND, runInVm, vmMeta } from '../vm/run.js';
+import { DEFAULT_GUEST_COMMAND, runInVm, runPool, vmMeta } from '../vm/run.js';
+import { createProgress } from './progress.js';
 import { painter, useColour } from './format.js';
 import { renderMatrix, renderReport } from './matrix.js';
 import { renderProbe } from './probe.js';
 import type { ProbeReport } from '../probe.js';
 
 export const VM_USAGE =
-  'vm --kernel IMAGE [--kernel IMAGE ...] [--append ARGS ...] [--memory MB] [--timeout S] [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--json] [--quiet] [-- MEMSEAL-ARGS]';
+  'vm --kernel IMAGE|debian:SERIES [--kernel ...] [--flavour cloud|generic] [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S] [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--fetch] [--json] [--quiet] [-- MEMSEAL-ARGS]';
 
 const VM_HELP = `Usage: memseal ${VM_USAGE}
 
@@ -30,22 +34,39 @@ Boots each kernel image with qemu-system-x86_64 (KVM when it works, TCG
 otherwise) on an initramfs holding busybox, this node and the memseal
 package, runs memseal there and reads its JSON report back from the serial
 console. Several kernels (or --host, or --report files) make a matrix: cases
-as rows, kernels as columns.
+as rows, kernels as columns; a kernel that gave no report (no boot, a panic,
+a hang) is a column of errors with the reason below the table.
 
-  --kernel IMAGE   a bzImage/vmlinuz to boot; repeat for a matrix
+  --kernel K       a bzImage/vmlinuz to boot, or debian:SERIES (debian:6.1,
+                   debian:6.12, debian:7, debian:7.3): the newest Debian kernel
+                   of that series, fetched with apt into the cache; repeat for
+                   a matrix (the same kernel twice with two --append is fine)
+  --flavour F      the flavour of debian: kernels: cloud (default) or generic
   --append ARGS    extra kernel arguments (e.g. secretmem.enable=1): once for
                    every kernel, or once per --kernel in the same order
+  --config FILE    the kernel's configuration, shown to the guest as
+                   /boot/config-$(uname -r): once, or once per --kernel
+                   (default: the one fetched with a debian: kernel, or the
+                   config-RELEASE / config file beside the image)
+  --jobs N, -j N   boot up to N kernels at once (default: the CPUs available,
+                   ${availableParallelism()} here); each has its own progress line
   --memory MB      guest memory (default 1024)
   --timeout S      seconds a boot may take before qemu is killed (default 300)
   --accel A        auto (default; $MEMSEAL_VM_ACCEL), kvm or tcg
   --host           add a column for this machine
   --report FILE    add a column from a saved report (memseal ... --json)
-  --json           print the report (several: an array) with a "vm" object
+  --fetch          only fetch the kernels: print each image's path, boot none
+  --json           print the report (several: an array) with a "vm" object;
+                   a kernel without a report: {"error": {"code", "message"}}
   --quiet          no progress on stderr
   -- ARGS          the memseal command to run in the guest (default: ${DEFAULT_GUEST_COMMAND.join(' ')})
 
-The image is cached under $MEMSEAL_CACHE_DIR or $XDG_CACHE_HOME/memseal.
-Debian's 6.1 cloud kernel: node scripts/fetch-kernel.mjs prints its path.
+Images, debian: kernels and the private apt configuration that fetches
+them (its own sources.list, lists and cache; the system's apt sources are
+never read or changed; any user can fetch) are cached under
+$MEMSEAL_CACHE_DIR, else $XDG_CACHE_HOME/memseal, else ~/.cache/memseal.
+debian: kernels need apt-get, dpkg-deb and Debian's archive keyring
+(package debian-archive-keyring); elsewhere, pass an image path.
 `;
 
 class UsageError extends Error {}
@@ -66,11 +87,12 @@ function positiveNumber(name: string, text: string | undefined, fallback: number
   return n;
 }
 
-function pairAppends(kernels: readonly string[], appends: readonly string[]): string[] {
-  if (appends.length === 0) return kernels.map(() => '');
-  if (appends.length === 1) return kernels.map(() => appends[0]!);
-  if (appends.length === kernels.length) return [...appends];
-  throw new UsageError(`give --append once (for every kernel) or once per --kernel, in order (${kernels.length} kernels, ${appends.length} --append)`);
+/** One value per kernel: none, one for all, or one each in order. */
+function perKernel<T>(option: string, kernels: readonly string[], values: readonly T[], none: T): T[] {
+  if (values.length === 0) return kernels.map(() => none);
+  if (values.length === 1) return kernels.map(() => values[0]!);
+  if (values.length === kernels.length) return [...values];
+  throw new UsageError(`give --${option} once (for every kernel) or once per --kernel, in order (${kernels.length} kernels, ${values.length} --${option})`);
 }
 
 function column(title: string, stdout: string, exitCode: number, vm: Record<string, unknown> | undefined): Column {
@@ -102,6 +124,10 @@ interface Plan {
   command: readonly string[];
   kernels: string[];
   appends: string[];
+  configs: (string | undefined)[];
+  flavour: Flavour;
+  fetchOnly: boolean;
+  jobs: number;
   memory: number;
   timeout: number;
   accel: AccelChoice;
@@ -120,6 +146,10 @@ function parsePlan(argv: string[]): Plan | 'help' {
     options: {
       kernel: { type: 'string', multiple: true, default: [] },
       append: { type: 'string', multiple: true, default: [] },
+      config: { type: 'string', multiple: true, default: [] },
+      flavour: { type: 'string', default: 'cloud' },
+      fetch: { type: 'boolean', default: false },
+      jobs: { type: 'string', short: 'j' },
       memory: { type: 'string' },
       timeout: { type: 'string' },
       accel: { type: 'string' },
@@ -136,7 +166,13 @@ function parsePlan(argv: string[]): Plan | 'help' {
   if (command.length === 0) throw new UsageError("nothing to run after '--'");
   const accel = values.accel ?? accelFromEnv();
   if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new UsageError(`--accel is auto, kvm or tcg (got ${JSON.stringify(accel)})`);
-  const appends = pairAppends(values.kernel, values.append);
+  const appends = perKernel('append', values.kernel, values.append, '');
+  const configs = perKernel<string | undefined>('config', values.kernel, values.config, undefined);
+  const flavour = values.flavour as Flavour;
+  if (!FLAVOURS.includes(flavour)) throw new UsageError(`--flavour is cloud or generic (got ${JSON.stringify(values.flavour)})`);
+  // A malformed debian: spec is a usage error, found before any download.
+  for (const k of values.kernel) if (isKernelSpec(k)) parseKernelSpec(k, flavour);
+  if (values.fetch && values.kernel.length === 0) throw new UsageError('--fetch needs a --kernel');
   // Arguments that cannot travel on a kernel command line are usage errors, found before any boot.
   for (const append of new Set(appends)) kernelCommandLine(append, [command]);
   const saved: Column[] = [];
@@ -151,6 +187,10 @@ function parsePlan(argv: string[]): Plan | 'help' {
     command,
     kernels: values.kernel,
     appends,
+    configs,
+    flavour,
+    fetchOnly: values.fetch,
+    jobs: Math.floor(positiveNumber('jobs', values.jobs, availableParallelism(), 1)),
     memory: positiveNumber('memory', values.memory, 1024, 128),
     timeout: positiveNumber('timeout', values.timeout, 300, 1),
     accel,
@@ -161,29 +201,72 @@ function parsePlan(argv: string[]): Plan | 'help' {
   };
 }
 
-/** Runs the plan: the host, the saved reports, then each kernel in turn. `failed` when a boot or a report failed. */
+/** A kernel's column title: the kernel as given, and its boot arguments. */
+function kernelTitle(kernel: string, append: string): string {
+  return `${kernel}${append ? ` ${append}` : ''}`;
+}
+
+/**
+ * Runs the plan: the host, the saved reports, then the kernels, up to
+ * `plan.jobs` boots at a time. A kernel that gives no report is a column
+ * with its error. `failed` when a boot or a report failed.
+ */
 async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean }> {
   const paintErr = painter(useColour(process.stderr));
-  const progress = plan.quiet ? undefined : (line: string): void => void process.stderr.write(`${paintErr('dim', 'memseal vm:')} ${line}\n`);
+  const titles = plan.kernels.map((k, i) => kernelTitle(k, plan.appends[i]!));
+  const board = plan.quiet ? undefined : createProgress({ prefix: paintErr('dim', 'memseal vm:'), titles });
   const columns: Column[] = [];
-  let failed = false;
   if (plan.host) columns.push(hostColumn(plan.command));
   columns.push(...plan.saved);
-  for (const [i, kernel] of plan.kernels.entries()) {
+  const booted = await runPool(plan.kernels, plan.jobs, async (kernel, i): Promise<Column> => {
     const append = plan.appends[i]!;
     try {
-      const run = await runInVm({ kernel, append, memoryMiB: plan.memory, timeoutSeconds: plan.timeout, accel: plan.accel, commands: [plan.command], progress });
+      const run = await runInVm({
+        kernel,
+        flavour: plan.flavour,
+        config: plan.configs[i],
+        append,
+        memoryMiB: plan.memory,
+        timeoutSeconds: plan.timeout,
+        accel: plan.accel,
+        commands: [plan.command],
+        progress: board?.of(i),
+      });
       const out = run.outputs[0]!;
-      if (out.stderr.trim() !== '') process.stderr.write(`memseal vm: ${kernel}: the guest's stderr:\n${out.stderr}`);
-      columns.push(column(kernel, out.stdout, out.exitCode, vmMeta(run)));
+      if (out.stderr.trim() !== '') (board?.log ?? ((t: string): void => void process.stderr.write(t)))(`memseal vm: ${titles[i]}: the guest's stderr:\n${out.stderr}`);
+      return column(titles[i]!, out.stdout, out.exitCode, vmMeta(run));
     } catch (err) {
       if (!(err instanceof VmError)) throw err;
-      process.stderr.write(`${paintErr('red', 'memseal vm:')} ${kernel}${append ? ` (${append})` : ''}: ${err.message}\n`);
-      failed = true;
+      const text = `${paintErr('red', 'memseal vm:')} ${titles[i]}: ${err.message}\n`;
+      if (board) board.log(text);
+      else process.stderr.write(text);
+      board?.of(i)(paintErr('red', `no report (${err.kind})`));
+      const raw = failureJson({ code: err.kind, message: err.message }, { kernel, append }, plan.command);
+      return { title: titles[i]!, report: readReport(raw), raw, stdout: '', exitCode: 1 };
     }
-  }
+  });
+  board?.done();
+  columns.push(...booted);
+  let failed = false;
   for (const c of columns) if (c.exitCode !== 0 || (c.report !== undefined && hasFailures(c.report))) failed = true;
   return { columns, failed };
+}
+
+/** `--fetch`: resolves each kernel and prints its image path (a path given as such is printed as it is). */
+async function fetchOnly(plan: Plan): Promise<number> {
+  const progress = plan.quiet ? undefined : (line: string): void => void process.stderr.write(`memseal vm: ${line}\n`);
+  let status = 0;
+  for (const kernel of [...new Set(plan.kernels)]) {
+    try {
+      const image = isKernelSpec(kernel) ? (await resolveKernel(kernel, { flavour: plan.flavour, progress })).image : kernel;
+      process.stdout.write(`${image}\n`);
+    } catch (err) {
+      if (!(err instanceof VmError)) throw err;
+      process.stderr.write(`memseal vm: ${kernel}: ${err.message}\n`);
+      status = 1;
+    }
+  }
+  return status;
 }
 
 /** Prints the columns: JSON, one report, or a matrix. Returns 2 when reports of two kinds cannot share a matrix. */
@@ -196,6 +279,8 @@ function print(columns: readonly Column[], json: boolean): number {
   const colour = useColour();
   for (const c of columns.filter((x) => x.report === undefined)) process.stdout.write(`== ${c.title}\n${c.stdout}`);
   const reports = columns.filter((c) => c.report !== undefined).map((c) => c.report!);
+  // One kernel that gave no report: its error on stderr says it all.
+  if (reports.length === 1 && reports[0]!.failure !== null) return 0;
   if (reports.length === 1) {
     const r = reports[0]!;
     process.stdout.write(r.kind === 'probe' ? renderProbe(r.raw as unknown as ProbeReport, colour) : renderReport(r, colour));
@@ -226,6 +311,7 @@ export async function runVm(argv: string[]): Promise<number> {
     process.stdout.write(VM_HELP);
     return 0;
   }
+  if (plan.fetchOnly) return fetchOnly(plan);
   const { columns, failed } = await gather(plan);
   const printed = print(columns, plan.json);
   return printed !== 0 ? printed : failed ? 1 : 0;

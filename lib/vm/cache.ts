@@ -1,6 +1,7 @@
 /**
  * Where the VM harness keeps what it builds or downloads (initramfs images,
- * the KVM verdict, kernels fetched by scripts/fetch-kernel.mjs):
+ * the KVM verdict, Debian kernels and the private apt configuration that
+ * fetches them, lib/vm/kernels.ts):
  * $MEMSEAL_CACHE_DIR, else $XDG_CACHE_HOME/memseal, else ~/.cache/memseal.
  * The package itself may sit read-only in node_modules, so nothing is
  * written next to it.

@@ -11,36 +11,65 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
 import { cacheSubdir } from './cache.js';
 import { type CpioEntry, withParents, writeCpio } from './cpio.js';
 import { sharedLibraries } from './ldd.js';
 
 /** Where things sit inside the guest. */
-export const GUEST = { node: '/bin/node', busybox: '/bin/busybox', pkg: '/memseal', cli: '/memseal/dist/cli/main.js' } as const;
+export const GUEST = {
+  node: '/bin/node',
+  busybox: '/bin/busybox',
+  pkg: '/memseal',
+  cli: '/memseal/dist/cli/main.js',
+  /** The booted kernel's configuration, when known; init links /boot/config-$(uname -r) to it. */
+  kernelConfig: '/boot/memseal-kernel-config',
+} as const;
 
-/** Marks the start of the command list on the kernel command line (after `--`). */
+/**
+ * The one init argument that carries the guest commands:
+ * `@memseal=<base64>`, the commands one per line, words separated by spaces.
+ * One word, because the kernel hands init at most 32 arguments (and panics
+ * beyond) and stops at a second `--`.
+ */
 export const ARGS_MARK = '@memseal';
-/** Separates one memseal command from the next on the kernel command line. */
-export const ARGS_SEP = '@@';
 
 /**
  * PID 1 in the guest. The kernel hands it every command-line word after
- * `--` (and any word it did not recognise): it skips to ARGS_MARK, then runs
- * `memseal <args>` for each ARGS_SEP-separated group, and frames each
+ * `--` (and any word it did not recognise): it decodes the ARGS_MARK word,
+ * then runs `memseal <args>` for each line of it, and frames each
  * command's stdout and stderr on the console: gzip, base64, and a closing
  * line with the exit status, size and SHA-256, so the host can tell a
  * complete answer from one garbled by a kernel message. Then it powers off.
  */
 export const INIT_SCRIPT = `#!/bin/busybox sh
+/bin/busybox mkdir -p /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
 /bin/busybox --install -s /bin
-export PATH=/bin HOME=/root TERM=dumb
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=dumb
+# What a program expects of a Linux system: the usual mounts, /dev/fd (a
+# #! script run from a memfd is opened as /dev/fd/N), /dev/std*, ptys.
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+ln -sfn /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+ln -sf /proc/self/mounts /etc/mtab
+mkdir -p /dev/pts /dev/shm /dev/mqueue /dev/hugepages
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+[ -e /dev/ptmx ] || ln -s pts/ptmx /dev/ptmx
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t mqueue mqueue /dev/mqueue 2>/dev/null
+mount -t hugetlbfs hugetlbfs /dev/hugepages 2>/dev/null
 mount -t tmpfs -o mode=1777 tmpfs /tmp
-mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=755 tmpfs /run
+ip link set lo up 2>/dev/null
+hostname memseal
+# The kernel's configuration, where a distribution keeps it.
+[ -f ${GUEST.kernelConfig} ] && ln -sf ${GUEST.kernelConfig.slice('/boot/'.length)} /boot/config-$(uname -r)
 # Only emergencies and alerts reach the console from here on: kernel lines
 # would break into the framed output.
 echo 2 > /proc/sys/kernel/printk
@@ -60,24 +89,26 @@ run() {
   frame $n stdout $rc /tmp/out.$n
   frame $n stderr $rc /tmp/err.$n
 }
-seen=
-cmd=
-for a in "$@" ${ARGS_SEP}; do
-  if [ -z "$seen" ]; then
-    [ "$a" = ${ARGS_MARK} ] && seen=1
-  elif [ "$a" = ${ARGS_SEP} ]; then
-    [ -n "$cmd" ] && run $cmd
-    cmd=
-  else
-    cmd="$cmd $a"
-  fi
+cmds=
+for a in "$@"; do
+  case "$a" in ${ARGS_MARK}=*) cmds=$(echo "\${a#${ARGS_MARK}=}" | base64 -d) ;; esac
 done
+nl='
+'
+IFS=$nl
+for line in $cmds; do
+  IFS=' '
+  run $line
+  IFS=$nl
+done
+IFS=' '
 echo "===MEMSEAL-DONE==="
 poweroff -f
 `;
 
 const ETC_PASSWD = 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
-const ETC_GROUP = 'root:x:0:\nnogroup:x:65534:\n';
+const ETC_GROUP = 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n';
+const ETC_HOSTS = '127.0.0.1 localhost\n::1 localhost\n';
 
 /** What goes into the image. */
 export interface InitramfsInputs {
@@ -204,6 +235,8 @@ export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
     { type: 'data', path: '/init', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
     { type: 'data', path: '/etc/passwd', mode: 0o644, data: Buffer.from(ETC_PASSWD) },
     { type: 'data', path: '/etc/group', mode: 0o644, data: Buffer.from(ETC_GROUP) },
+    { type: 'data', path: '/etc/hosts', mode: 0o644, data: Buffer.from(ETC_HOSTS) },
+    { type: 'dir', path: '/boot' },
     { type: 'dir', path: '/proc', mode: 0o555 },
     { type: 'dir', path: '/sys', mode: 0o555 },
     { type: 'dir', path: '/dev' },
@@ -237,7 +270,7 @@ function hashFile(h: ReturnType<typeof createHash>, path: string): void {
 }
 
 /** Format version of the image: bump when the layout changes without an input changing. */
-const IMAGE_FORMAT = 'memseal-initramfs-1';
+const IMAGE_FORMAT = 'memseal-initramfs-2';
 
 /** SHA-256 over every entry: its kind, path, mode and content. */
 export function hashEntries(entries: readonly CpioEntry[]): string {
@@ -311,4 +344,43 @@ export function buildInitramfs(
 
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+/** Images with a kernel's configuration appended, kept in the cache. */
+const KEEP_WITH_CONFIG = 6;
+
+/**
+ * The initrd for one kernel: the image, followed by a second cpio archive
+ * holding that kernel's configuration at GUEST.kernelConfig (the kernel
+ * unpacks concatenated archives one after the other). Cached by the image's
+ * hash and the configuration's; without a configuration, the image itself.
+ */
+export function initrdWithConfig(image: Initramfs, config: string | undefined, options: { cacheDir?: string } = {}): string {
+  if (config === undefined) return image.path;
+  const data = readFileSync(config);
+  const configHash = createHash('sha256').update(data).digest('hex').slice(0, 16);
+  const dir = cacheSubdir('initramfs', options.cacheDir);
+  const path = join(dir, `initramfs-${image.hash.slice(0, 16)}-config-${configHash}.cpio`);
+  if (existsSync(path)) {
+    const now = new Date();
+    utimesSync(path, now, now);
+    return path;
+  }
+  const tmp = `${path}.${process.pid}.tmp`;
+  const extra = `${path}.${process.pid}.extra.tmp`;
+  try {
+    copyFileSync(image.path, tmp);
+    writeCpio(extra, withParents([{ type: 'data', path: GUEST.kernelConfig, mode: 0o644, data }]), () => 0);
+    appendFileSync(tmp, readFileSync(extra));
+    renameSync(tmp, path);
+  } finally {
+    rmSync(tmp, { force: true });
+    rmSync(extra, { force: true });
+  }
+  const withConfig = readdirSync(dir)
+    .filter((f) => /^initramfs-[0-9a-f]+-config-[0-9a-f]+\.cpio$/.test(f))
+    .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of withConfig.slice(KEEP_WITH_CONFIG)) rmSync(join(dir, f), { force: true });
+  return path;
 }

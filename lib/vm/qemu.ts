@@ -6,20 +6,38 @@
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { ConsoleReader, type ConsoleEvent, type FramedOutput } from './console.js';
-import { ARGS_MARK, ARGS_SEP } from './initramfs.js';
+import { ARGS_MARK } from './initramfs.js';
 
 export type Accel = 'kvm' | 'tcg';
 
-export type VmErrorKind = 'missing-qemu' | 'missing-kernel' | 'bad-argument' | 'panic' | 'timeout' | 'qemu-failed' | 'no-answer' | 'corrupt-output';
+export type VmErrorKind =
+  | 'missing-qemu'
+  | 'missing-kernel'
+  | 'bad-argument'
+  | 'panic'
+  | 'timeout'
+  | 'qemu-failed'
+  | 'no-answer'
+  | 'corrupt-output'
+  // Fetching a `debian:` kernel (lib/vm/kernels.ts):
+  | 'no-apt'
+  | 'offline'
+  | 'no-such-kernel'
+  | 'download-failed';
 
-/** A boot that did not give an answer. `consoleTail` holds the console's last lines. */
+/**
+ * A boot (or a kernel download) that did not give an answer. `kind`, also
+ * as `code`, says which; `consoleTail` holds the console's last lines.
+ */
 export class VmError extends Error {
   readonly kind: VmErrorKind;
+  readonly code: VmErrorKind;
   readonly consoleTail: readonly string[];
   constructor(kind: VmErrorKind, message: string, consoleTail: readonly string[] = []) {
     const tail = consoleTail.length > 0 ? `\n--- the console's last ${consoleTail.length} lines ---\n${consoleTail.join('\n')}\n---` : '';
     super(`${message}${tail}`);
     this.kind = kind;
+    this.code = kind;
     this.consoleTail = consoleTail;
   }
 }
@@ -42,24 +60,23 @@ const CMDLINE_MAX = 2048;
  * once on a panic, no check of the timer interrupt (under TCG on a busy host
  * it can arrive late enough for the kernel to panic with "IO-APIC + timer
  * doesn't work"), the user's arguments, then after `--` the commands for
- * init. Arguments may hold no whitespace or quotes: the kernel splits on
- * spaces and treats `"` specially.
+ * init, as one base64 word (ARGS_MARK). Guest arguments may hold no
+ * whitespace: init splits each command on spaces.
  */
 export function kernelCommandLine(append: string, commands: readonly (readonly string[])[]): string {
   const words = append.trim() === '' ? [] : append.trim().split(/\s+/);
   if (words.includes('--')) throw new VmError('bad-argument', "--append must not contain '--': memseal puts the guest command after it");
-  const args: string[] = [];
-  commands.forEach((argv, i) => {
+  if (words.some((w) => w.startsWith(`${ARGS_MARK}=`))) throw new VmError('bad-argument', `--append must not contain ${ARGS_MARK}=: memseal passes the guest commands in it`);
+  for (const argv of commands) {
     if (argv.length === 0) throw new VmError('bad-argument', 'an empty guest command');
     for (const a of argv) {
-      if (a === '' || /[\s"]/.test(a) || a === ARGS_SEP || a === ARGS_MARK) {
-        throw new VmError('bad-argument', `guest command argument ${JSON.stringify(a)} cannot travel on the kernel command line (no spaces, quotes or ${ARGS_SEP})`);
+      if (a === '' || /\s/.test(a)) {
+        throw new VmError('bad-argument', `guest command argument ${JSON.stringify(a)} cannot travel to the guest (no empty arguments, no spaces)`);
       }
     }
-    if (i > 0) args.push(ARGS_SEP);
-    args.push(...argv);
-  });
-  const line = ['console=ttyS0', 'panic=-1', 'no_timer_check', ...words, '--', ARGS_MARK, ...args].join(' ');
+  }
+  const encoded = Buffer.from(commands.map((argv) => argv.join(' ')).join('\n')).toString('base64');
+  const line = ['console=ttyS0', 'panic=-1', 'no_timer_check', ...words, '--', `${ARGS_MARK}=${encoded}`].join(' ');
   if (line.length >= CMDLINE_MAX) throw new VmError('bad-argument', `the kernel command line would be ${line.length} bytes; the limit is ${CMDLINE_MAX - 1}`);
   return line;
 }
@@ -125,7 +142,7 @@ function group(outputs: readonly FramedOutput[], commands: readonly (readonly st
 /** Boots once and collects the framed outputs; rejects with a VmError. */
 export function boot(o: BootOptions): Promise<BootResult> {
   if (!existsSync(o.kernel) || !statSync(o.kernel).isFile()) {
-    return Promise.reject(new VmError('missing-kernel', `kernel image ${o.kernel} does not exist (scripts/fetch-kernel.mjs fetches Debian's 6.1 cloud kernel)`));
+    return Promise.reject(new VmError('missing-kernel', `kernel image ${o.kernel} does not exist (memseal vm --kernel debian:6.1 fetches Debian's 6.1 cloud kernel)`));
   }
   let cmdline: string;
   try {

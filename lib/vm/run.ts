@@ -6,14 +6,24 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { chooseAccel, type AccelChoice } from './accel.js';
-import { buildInitramfs, defaultInputs, type Initramfs, type InitramfsInputs } from './initramfs.js';
+import { buildInitramfs, defaultInputs, initrdWithConfig, type Initramfs, type InitramfsInputs } from './initramfs.js';
+import { configBeside, isKernelSpec, resolveKernel, type Flavour } from './kernels.js';
 import { boot, VmError, type Accel, type GuestOutput } from './qemu.js';
 
 /** What the guest runs by default: memseal's own report. */
 export const DEFAULT_GUEST_COMMAND: readonly string[] = ['conform', '--json'];
 
 export interface VmRunOptions {
+  /** A kernel image path, or a spec such as `debian:6.12` (fetched into the cache: lib/vm/kernels.ts). */
   kernel: string;
+  /** The flavour of a `debian:` kernel: cloud (default) or generic. */
+  flavour?: Flavour;
+  /**
+   * The kernel's configuration, shown to the guest as /boot/config-$(uname -r).
+   * Default: the one fetched with a `debian:` kernel, or the config file Debian
+   * keeps beside an image (`boot/config-<release>`, or `config`).
+   */
+  config?: string;
   /** Extra kernel arguments, e.g. "secretmem.enable=1". */
   append?: string;
   memoryMiB?: number;
@@ -28,7 +38,14 @@ export interface VmRunOptions {
 }
 
 export interface VmRun {
+  /** The kernel as given: a path or a `debian:` spec. */
   kernel: string;
+  /** The image booted. */
+  image: string;
+  /** The Debian package it came from, for a `debian:` spec. */
+  package: string | undefined;
+  /** The configuration the guest saw at /boot/config-<release>, if any. */
+  config: string | undefined;
   append: string;
   /** `uname -r` in the guest. */
   release: string;
@@ -46,6 +63,8 @@ export interface VmRun {
 export function vmMeta(r: VmRun): Record<string, unknown> {
   return {
     kernel: r.kernel,
+    ...(r.package === undefined ? {} : { package: r.package }),
+    config: r.config !== undefined,
     append: r.append,
     accel: r.accel,
     accelReason: r.accelReason,
@@ -59,19 +78,28 @@ export function vmMeta(r: VmRun): Record<string, unknown> {
 /** Boots `kernel` on the memseal initramfs and runs the commands there. Rejects with a VmError. */
 export async function runInVm(o: VmRunOptions): Promise<VmRun> {
   const say = o.progress ?? ((): void => undefined);
-  if (!existsSync(o.kernel)) {
-    throw new VmError('missing-kernel', `kernel image ${o.kernel} does not exist (scripts/fetch-kernel.mjs fetches Debian's 6.1 cloud kernel)`);
+  let image = o.kernel;
+  let pkg: string | undefined;
+  let config = o.config;
+  if (isKernelSpec(o.kernel)) {
+    const k = await resolveKernel(o.kernel, { flavour: o.flavour, cacheDir: o.cacheDir, progress: say });
+    [image, pkg, config] = [k.image, k.package, config ?? k.config];
+  } else if (!existsSync(o.kernel)) {
+    throw new VmError('missing-kernel', `kernel image ${o.kernel} does not exist (memseal vm --kernel debian:6.1 fetches Debian's 6.1 cloud kernel)`);
+  } else {
+    config ??= configBeside(o.kernel);
   }
   const commands = o.commands ?? [DEFAULT_GUEST_COMMAND];
   const initramfs = buildInitramfs(o.inputs ?? defaultInputs(), { cacheDir: o.cacheDir, progress: say });
-  const accel = await chooseAccel(o.accel ?? 'auto', { kernel: o.kernel, initrd: initramfs.path, cacheDir: o.cacheDir, progress: say });
+  const initrd = initrdWithConfig(initramfs, config, { cacheDir: o.cacheDir });
+  const accel = await chooseAccel(o.accel ?? 'auto', { kernel: image, initrd, cacheDir: o.cacheDir, progress: say });
   const memoryMiB = o.memoryMiB ?? 1024;
   const append = o.append ?? '';
-  const name = basename(o.kernel);
+  const name = pkg ?? basename(image);
   say(`booting ${name}${append ? ` with ${append}` : ''} under ${accel.accel.toUpperCase()} (${accel.reason}), ${memoryMiB} MiB`);
   const result = await boot({
-    kernel: o.kernel,
-    initrd: initramfs.path,
+    kernel: image,
+    initrd,
     append,
     memoryMiB,
     timeoutSeconds: o.timeoutSeconds,
@@ -88,6 +116,9 @@ export async function runInVm(o: VmRunOptions): Promise<VmRun> {
   say(`${name}: boot ${result.bootSeconds.toFixed(1)} s, run ${result.runSeconds.toFixed(1)} s, total ${result.totalSeconds.toFixed(1)} s`);
   return {
     kernel: o.kernel,
+    image,
+    package: pkg,
+    config,
     append,
     release: result.release,
     accel: accel.accel,
@@ -99,4 +130,23 @@ export async function runInVm(o: VmRunOptions): Promise<VmRun> {
     totalSeconds: result.totalSeconds,
     outputs: result.outputs,
   };
+}
+
+/**
+ * Runs `task` for every item, at most `jobs` at a time, and returns the
+ * results in the items' order, whenever each finished. A task that rejects
+ * rejects the whole: catch inside the task to keep the others going.
+ */
+export async function runPool<T, R>(items: readonly T[], jobs: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  if (!Number.isInteger(jobs) || jobs < 1) throw new RangeError(`jobs must be a whole number of at least 1 (got ${jobs})`);
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, items.length) }, worker));
+  return results;
 }
