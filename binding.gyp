@@ -25,6 +25,7 @@
             'native/ranges.cc',
             'native/copy.cc',
             'native/procs.cc',
+            'native/fdpass.cc',
           ],
           'dependencies': [
             "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",

@@ -93,6 +93,18 @@ export interface RawExecResult {
   signal: number | null;
 }
 
+/** Socket constants native/fdpass.cc uses. */
+export interface RawSocketConstants {
+  readonly SOCK_SEQPACKET: number;
+  readonly POLLIN: number;
+  readonly POLLOUT: number;
+  readonly POLLHUP: number;
+  readonly POLLERR: number;
+  readonly MSG_TRUNC: number;
+  readonly MSG_CTRUNC: number;
+  readonly SCM_MAX_FD: number;
+}
+
 /** Exact positional signatures of native/*.cc. */
 export interface RawBinding {
   setErrorClass(cls: typeof SyscallError): void;
@@ -145,6 +157,17 @@ export interface RawBinding {
   vmsplice(addr: bigint, length: number): number;
   pipeRoundTrip(addr: bigint, length: number): [number, number];
   policyProbe(name: string): number;
+  // native/fdpass.cc: SOCK_SEQPACKET Unix sockets and SCM_RIGHTS.
+  readonly socketConstants: RawSocketConstants;
+  unixSocket(): number;
+  unixSocketPair(): [number, number];
+  unixListen(fd: number, path: string, backlog: number): void;
+  unixConnect(fd: number, path: string): void;
+  unixAccept(fd: number): number;
+  socketType(fd: number): number;
+  sendFds(fd: number, data: ArrayBufferView, fds: number[]): number;
+  recvFds(fd: number, buffer: ArrayBufferView, maxFds: number): { bytes: number; fds: number[]; flags: number };
+  pollFdAsync(fd: number, events: number, timeoutMs: number): Promise<number>;
 }
 
 /**

@@ -15,6 +15,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   InitSecretmem(env, exports);
   InitCopy(env, exports);
   InitProcs(env, exports);
+  InitFdpass(env, exports);
   return exports;
 }
 

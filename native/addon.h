@@ -24,6 +24,7 @@ void InitRegion(Napi::Env env, Napi::Object exports);
 void InitSecretmem(Napi::Env env, Napi::Object exports);
 void InitCopy(Napi::Env env, Napi::Object exports);
 void InitProcs(Napi::Env env, Napi::Object exports);
+void InitFdpass(Napi::Env env, Napi::Object exports);
 
 }  // namespace memseal
 
