@@ -185,6 +185,25 @@ function loadAddon(): RawBinding {
   return bindings('memseal');
 }
 
+/** The oldest Node.js major line memseal supports and tests (package.json `engines`). */
+export const OLDEST_SUPPORTED_NODE = 22;
+
+/**
+ * An older Node still loads the addon (it is N-API), but nothing is tested
+ * there and the line no longer gets security fixes: say so once, as a
+ * warning a deployment can see, rather than refuse to run code that may
+ * well work.
+ */
+export function warnIfUnsupportedNode(version: string = process.versions.node): boolean {
+  const major = Number(version.split('.')[0]);
+  if (!(major < OLDEST_SUPPORTED_NODE)) return false;
+  process.emitWarning(`memseal supports Node.js ${OLDEST_SUPPORTED_NODE} and later; Node.js ${version} is past its end of life and untested with memseal`, {
+    type: 'MemsealWarning',
+    code: 'MEMSEAL_UNSUPPORTED_NODE',
+  });
+  return true;
+}
+
 function load(): RawBinding {
   if (process.platform !== 'linux') {
     throw new MemsealError(
@@ -192,6 +211,7 @@ function load(): RawBinding {
       `memseal binds Linux system calls (memfd_create, memfd_secret, mseal); this is ${process.platform}`,
     );
   }
+  warnIfUnsupportedNode();
   const raw = loadAddon();
   raw.setErrorClass(SyscallError);
   return raw;
