@@ -207,7 +207,8 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
     Napi::Value v = list.Get(i);
     if (!v.IsNumber()) Usage(info, usage);
     const double d = v.As<Napi::Number>().DoubleValue();
-    if (!(d >= 0 && d <= INT32_MAX) || static_cast<double>(static_cast<int>(d)) != d) Usage(info, usage);
+    if (!(d >= 0 && d <= INT32_MAX) || static_cast<double>(static_cast<int>(d)) != d)
+      Usage(info, usage);
     fds.push_back(static_cast<int>(d));
   }
   const ssize_t n = SendFdsShim(fd, data.data, data.length, fds);
@@ -228,7 +229,8 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (n < 0) throw SyscallError(env, static_cast<int>(n), "recvmsg");
   Napi::Array fds = Napi::Array::New(env, r.fds.size());
-  for (size_t i = 0; i < r.fds.size(); i++) fds.Set(static_cast<uint32_t>(i), Napi::Number::New(env, r.fds[i]));
+  for (size_t i = 0; i < r.fds.size(); i++)
+    fds.Set(static_cast<uint32_t>(i), Napi::Number::New(env, r.fds[i]));
   Napi::Object out = Napi::Object::New(env);
   out.Set("bytes", Napi::Number::New(env, static_cast<double>(r.bytes)));
   out.Set("fds", fds);

@@ -35,7 +35,7 @@ function sandbox(name: string): string {
 }
 
 function run(cmd: string, args: string[], cwd: string, timeout = 60_000): { status: number | null; out: string } {
-  const env = { ...process.env, PATH: `${bin}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`, NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`, NO_COLOR: '1' };
   delete env.NODE_OPTIONS;
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };

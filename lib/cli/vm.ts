@@ -45,7 +45,7 @@ as rows, kernels as columns.
   -- ARGS          the memseal command to run in the guest (default: ${DEFAULT_GUEST_COMMAND.join(' ')})
 
 The image is cached under $MEMSEAL_CACHE_DIR or $XDG_CACHE_HOME/memseal.
-Debian's 6.1 cloud kernel: node scripts/fetch-kernel.mjs prints its path.
+Debian's 6.1 cloud kernel (linux-image-6.1.0-*-cloud-amd64-unsigned, from apt-get download) boots in seconds under TCG.
 `;
 
 class UsageError extends Error {}
