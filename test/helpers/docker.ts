@@ -5,11 +5,11 @@
  * The daemon keeps all its state in one temp dir (data, exec root, socket,
  * pid file, log), uses the vfs storage driver and no bridge or iptables, and
  * is stopped by its pid. The base images stand in for the official ones:
- * - node:20-bookworm (build stage): Debian bookworm from debootstrap (minbase
+ * - node:26-bookworm (build stage): Debian bookworm from debootstrap (minbase
  *   plus g++, make, python3; cached between runs), plus the node running the
  *   tests, its headers and npm, and the host's CA bundle (npm reaches the
  *   registry through it);
- * - node:20-bookworm-slim (runtime): bookworm minbase (cached too) and that
+ * - node:26-bookworm-slim (runtime): bookworm minbase (cached too) and that
  *   node, with any library it links that the tree lacks.
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -256,8 +256,8 @@ export const PATH_ENV = 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 export function makeBaseImages(d: Dockerd, addon: string, say: (line: string) => void): { build: string; runtime: string } {
   const stage = mkdtempSync(join(tmpdir(), 'memseal-rootfs-'));
   const images = [
-    { image: 'memseal-test/node:20-bookworm-slim', tree: 'runtime', packages: [] as string[], toolchain: false },
-    { image: 'memseal-test/node:20-bookworm', tree: 'build', packages: BUILD_PACKAGES, toolchain: true },
+    { image: 'memseal-test/node:26-bookworm-slim', tree: 'runtime', packages: [] as string[], toolchain: false },
+    { image: 'memseal-test/node:26-bookworm', tree: 'build', packages: BUILD_PACKAGES, toolchain: true },
   ];
   try {
     for (const i of images) {
