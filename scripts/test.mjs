@@ -22,7 +22,7 @@
 // `npm test -- test/memfd.test.ts`, on the newest Node), and then steps 1, 2,
 // 4, 7 and 8 are skipped.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,7 +76,26 @@ if (nodes.status !== 0) {
   console.log('\n0 passed, 1 failed\n(step failed: supported Node.js binaries)');
   process.exit(1);
 }
-const supported = JSON.parse(nodes.stdout);
+// Some tests run node as an unprivileged user (setpriv): a binary under root's
+// home is out of its reach, so run one that everyone can reach instead, linked
+// (or copied) with its headers into a world-readable temporary folder.
+function reachableByAll(path) {
+  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+  }
+  return true;
+}
+const staged = mkdtempSync(join(tmpdir(), 'memseal-node-'));
+chmodSync(staged, 0o755);
+process.on('exit', () => rmSync(staged, { recursive: true, force: true }));
+function stage(n) {
+  if (reachableByAll(n.path)) return n;
+  const pkg = resolve(dirname(n.path), '..');
+  const dest = join(staged, String(n.major));
+  if (spawnSync('cp', ['-al', pkg, dest]).status !== 0) cpSync(pkg, dest, { recursive: true });
+  return { ...n, path: join(dest, 'bin', 'node') };
+}
+const supported = JSON.parse(nodes.stdout).map(stage);
 for (const n of supported) console.log(`node ${n.version}: ${n.path}`);
 const newest = supported[supported.length - 1];
 
