@@ -29,15 +29,15 @@
 # debootstrap and the host's node) and passes --build-arg BASE=...
 # --build-arg RUNTIME_BASE=...; the build needs the npm registry
 # (docker build --network host where the default network has no route).
-ARG BASE=node:20-bookworm
-ARG RUNTIME_BASE=node:20-bookworm-slim
+ARG BASE=node:26-bookworm
+ARG RUNTIME_BASE=node:26-bookworm-slim
 
 FROM ${BASE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
-# node:20-bookworm has the toolchain node-gyp needs; a slim base gets it here.
+# node:26-bookworm has the toolchain node-gyp needs; a slim base gets it here.
 RUN (command -v g++ && command -v make && command -v python3 || \
       (apt-get update && apt-get install -y --no-install-recommends g++ make python3 && rm -rf /var/lib/apt/lists/*)) \
  && node scripts/build.mjs --release \

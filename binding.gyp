@@ -26,6 +26,7 @@
             'native/copy.cc',
             'native/procs.cc',
             'native/splice.cc',
+            'native/fdpass.cc',
           ],
           'dependencies': [
             "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",

@@ -95,6 +95,18 @@ export interface RawExecResult {
   signal: number | null;
 }
 
+/** Socket constants native/fdpass.cc uses. */
+export interface RawSocketConstants {
+  readonly SOCK_SEQPACKET: number;
+  readonly POLLIN: number;
+  readonly POLLOUT: number;
+  readonly POLLHUP: number;
+  readonly POLLERR: number;
+  readonly MSG_TRUNC: number;
+  readonly MSG_CTRUNC: number;
+  readonly SCM_MAX_FD: number;
+}
+
 /** Exact positional signatures of native/*.cc. */
 export interface RawBinding {
   setErrorClass(cls: typeof SyscallError): void;
@@ -149,6 +161,17 @@ export interface RawBinding {
   /** vmsplice into a pipe left open (it holds the pages): [readFd, writeFd, bytes]; close both fds to release them. */
   vmspliceHold(addr: bigint, length: number): [number, number, number];
   policyProbe(name: string): number;
+  // native/fdpass.cc: SOCK_SEQPACKET Unix sockets and SCM_RIGHTS.
+  readonly socketConstants: RawSocketConstants;
+  unixSocket(): number;
+  unixSocketPair(): [number, number];
+  unixListen(fd: number, path: string, backlog: number): void;
+  unixConnect(fd: number, path: string): void;
+  unixAccept(fd: number): number;
+  socketType(fd: number): number;
+  sendFds(fd: number, data: ArrayBufferView, fds: number[]): number;
+  recvFds(fd: number, buffer: ArrayBufferView, maxFds: number): { bytes: number; fds: number[]; flags: number };
+  pollFdAsync(fd: number, events: number, timeoutMs: number): Promise<number>;
 }
 
 /**
@@ -166,6 +189,25 @@ function loadAddon(): RawBinding {
   return bindings('memseal');
 }
 
+/** The oldest Node.js major line memseal supports and tests (package.json `engines`). */
+export const OLDEST_SUPPORTED_NODE = 22;
+
+/**
+ * An older Node still loads the addon (it is N-API), but nothing is tested
+ * there and the line no longer gets security fixes: say so once, as a
+ * warning a deployment can see, rather than refuse to run code that may
+ * well work.
+ */
+export function warnIfUnsupportedNode(version: string = process.versions.node): boolean {
+  const major = Number(version.split('.')[0]);
+  if (!(major < OLDEST_SUPPORTED_NODE)) return false;
+  process.emitWarning(`memseal supports Node.js ${OLDEST_SUPPORTED_NODE} and later; Node.js ${version} is past its end of life and untested with memseal`, {
+    type: 'MemsealWarning',
+    code: 'MEMSEAL_UNSUPPORTED_NODE',
+  });
+  return true;
+}
+
 function load(): RawBinding {
   if (process.platform !== 'linux') {
     throw new MemsealError(
@@ -173,6 +215,7 @@ function load(): RawBinding {
       `memseal binds Linux system calls (memfd_create, memfd_secret, mseal); this is ${process.platform}`,
     );
   }
+  warnIfUnsupportedNode();
   const raw = loadAddon();
   raw.setErrorClass(SyscallError);
   return raw;

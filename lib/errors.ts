@@ -116,7 +116,11 @@ export type MemsealErrorCode =
   | 'ERR_MEMSEAL_EMPTY_SOURCE'
   | 'ERR_MEMSEAL_NOT_EXECUTABLE'
   | 'ERR_MEMSEAL_SOURCE_CHANGED'
-  | 'ERR_MEMSEAL_SCRIPT';
+  | 'ERR_MEMSEAL_SCRIPT'
+  | 'ERR_MEMSEAL_PEER_CLOSED'
+  | 'ERR_MEMSEAL_BAD_MESSAGE'
+  | 'ERR_MEMSEAL_FD_COUNT'
+  | 'ERR_MEMSEAL_TIMEOUT';
 
 /** A misuse memseal detects itself, with a stable `code`. */
 export class MemsealError extends Error {

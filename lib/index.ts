@@ -24,6 +24,8 @@ export { MAX_SECRET_SIZE, SecretBuffer } from './secret.js';
 export type { SecretBacking, SecretBufferFromOptions, SecretBufferOptions, SecretBufferStats, SecretSealOptions, SecretUseOptions } from './secret.js';
 export { SECRET_POOL_CLASSES, SecretPool } from './pool.js';
 export type { SecretPoolClassStats, SecretPoolFromOptions, SecretPoolOptions, SecretPoolStats } from './pool.js';
+export { MemfdListener, memfdSocketPair, receiveMemfd, sendMemfd, TransferError } from './transfer.js';
+export type { MemfdListenerOptions, ReceivedMemfd, ReceiveMemfdOptions, SendMemfdOptions, TransferErrorCode } from './transfer.js';
 export { runConformance } from './conformance/run.js';
 export type { RunOptions } from './conformance/run.js';
 export type { CaseResult, ConformanceReport, Family, Source, Status } from './conformance/types.js';

@@ -356,7 +356,8 @@ class OwnHome implements SecretHome {
 const TOKEN = Symbol('SecretBuffer');
 
 const NOT_CLONEABLE = Symbol(
-  'memseal: a SecretBuffer cannot be cloned or sent to another thread; copy its bytes out explicitly (read()) if that is what you mean',
+  // At most 128 characters: newer V8 cuts longer descriptions out of the DataCloneError message.
+  'memseal: a SecretBuffer cannot be cloned or sent to another thread; copy its bytes out with read() if that is what you mean',
 );
 
 /**

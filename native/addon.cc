@@ -16,6 +16,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   InitCopy(env, exports);
   InitProcs(env, exports);
   InitSplice(env, exports);
+  InitFdpass(env, exports);
   return exports;
 }
 

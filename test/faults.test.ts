@@ -4,6 +4,7 @@
  * failure cannot take the test worker down (a child process or a
  * self-contained check).
  */
+import { kMaxLength } from 'node:buffer';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -37,13 +38,14 @@ describe('faults', () => {
     }
   });
 
-  it('a huge sparse memfd maps, but its buffer is refused past the largest Buffer', () => {
+  it('a huge sparse memfd maps, and its buffer is refused past the largest Buffer (4 GiB on Node 20, 2^53-1 from 22)', () => {
     using m = Memfd.create('sparse');
     m.truncate(2 ** 36);
     const map = m.map();
     try {
       expect(map.length).toBe(2 ** 36);
-      expect(() => map.buffer).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      if (kMaxLength < 2 ** 36) expect(() => map.buffer).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      else expect(map.buffer.length).toBe(2 ** 36);
     } finally {
       map.unmap();
     }

