@@ -18,7 +18,7 @@ import { accelFromEnv, type AccelChoice } from '../vm/accel.js';
 import { FLAVOURS, isKernelSpec, parseKernelSpec, resolveKernel, type Flavour } from '../vm/kernels.js';
 import { findPackageRoot } from '../vm/initramfs.js';
 import { kernelCommandLine, VmError } from '../vm/qemu.js';
-import { DEFAULT_GUEST_COMMAND, runInVm, runPool, vmMeta } from '../vm/run.js';
+import { DEFAULT_GUEST_COMMAND, KVM_TIMEOUT_SECONDS, runInVm, runPool, vmMeta } from '../vm/run.js';
 import { createProgress } from './progress.js';
 import { painter, useColour } from './format.js';
 import { renderMatrix, renderReport } from './matrix.js';
@@ -51,7 +51,9 @@ a hang) is a column of errors with the reason below the table.
   --jobs N, -j N   boot up to N kernels at once (default: the CPUs available,
                    ${availableParallelism()} here); each has its own progress line
   --memory MB      guest memory (default 1024)
-  --timeout S      seconds a boot may take before qemu is killed (default 300)
+  --timeout S      seconds a boot may take before qemu is killed (default 300
+                   under KVM, 900 under TCG, whose guest also gets its case time
+                   limits scaled: MEMSEAL_CONFORM_TIME_SCALE=6)
   --accel A        auto (default; $MEMSEAL_VM_ACCEL), kvm or tcg
   --host           add a column for this machine
   --report FILE    add a column from a saved report (memseal ... --json)
@@ -129,7 +131,7 @@ interface Plan {
   fetchOnly: boolean;
   jobs: number;
   memory: number;
-  timeout: number;
+  timeout: number | undefined;
   accel: AccelChoice;
   host: boolean;
   saved: Column[];
@@ -192,7 +194,7 @@ function parsePlan(argv: string[]): Plan | 'help' {
     fetchOnly: values.fetch,
     jobs: Math.floor(positiveNumber('jobs', values.jobs, availableParallelism(), 1)),
     memory: positiveNumber('memory', values.memory, 1024, 128),
-    timeout: positiveNumber('timeout', values.timeout, 300, 1),
+    timeout: values.timeout === undefined ? undefined : positiveNumber('timeout', values.timeout, KVM_TIMEOUT_SECONDS, 1),
     accel,
     host: values.host,
     saved,

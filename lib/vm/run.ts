@@ -75,6 +75,23 @@ export function vmMeta(r: VmRun): Record<string, unknown> {
   };
 }
 
+/** How long a boot may take, conform included: TCG on a busy 2-core host needs minutes. */
+export const KVM_TIMEOUT_SECONDS = 300;
+export const TCG_TIMEOUT_SECONDS = 900;
+/** How much longer the guest's case time limits are under TCG (process start-up takes seconds there). */
+export const TCG_TIME_SCALE = 6;
+
+/**
+ * The kernel command line a boot gets: the caller's arguments, and under
+ * TCG MEMSEAL_CONFORM_TIME_SCALE (the kernel hands an unknown NAME=VALUE to
+ * init as an environment variable, and init to memseal) unless the caller
+ * set it.
+ */
+export function guestAppend(append: string, tcg: boolean): string {
+  if (!tcg || /(^|\s)MEMSEAL_CONFORM_TIME_SCALE=/.test(append)) return append;
+  return `${append} MEMSEAL_CONFORM_TIME_SCALE=${TCG_TIME_SCALE}`.trim();
+}
+
 /** Boots `kernel` on the memseal initramfs and runs the commands there. Rejects with a VmError. */
 export async function runInVm(o: VmRunOptions): Promise<VmRun> {
   const say = o.progress ?? ((): void => undefined);
@@ -95,14 +112,15 @@ export async function runInVm(o: VmRunOptions): Promise<VmRun> {
   const accel = await chooseAccel(o.accel ?? 'auto', { kernel: image, initrd, cacheDir: o.cacheDir, progress: say });
   const memoryMiB = o.memoryMiB ?? 1024;
   const append = o.append ?? '';
+  const tcg = accel.accel === 'tcg';
   const name = pkg ?? basename(image);
   say(`booting ${name}${append ? ` with ${append}` : ''} under ${accel.accel.toUpperCase()} (${accel.reason}), ${memoryMiB} MiB`);
   const result = await boot({
     kernel: image,
     initrd,
-    append,
+    append: guestAppend(append, tcg),
     memoryMiB,
-    timeoutSeconds: o.timeoutSeconds,
+    timeoutSeconds: o.timeoutSeconds ?? (tcg ? TCG_TIMEOUT_SECONDS : KVM_TIMEOUT_SECONDS),
     accel: accel.accel,
     commands,
     onEvent: (e, s) => {
