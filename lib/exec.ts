@@ -10,6 +10,7 @@
  * filter or an LSM), the refusal is a typed error naming the cause; an
  * O_TMPFILE copy is made only when asked for (`fallback: 'tmpfile'`).
  */
+import { OPTION_KEYS } from './options.js';
 import { spawn, type ChildProcess, type IOType, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ import { MemsealError, SyscallError, UnsupportedError, type MemsealErrorCode } f
 import { kernelAtLeast, memfdNoexecSysctl, seccompMode } from './kernel.js';
 import { Memfd } from './memfd.js';
 import { sealMask, type SealName } from './seals.js';
-import { invalidArgType, invalidArgValue, toBytes, validateOneOf, validateOptions, validateString } from './validate.js';
+import { invalidArgType, invalidArgValue, ownOptions, toBytes, validateOneOf, validateOptions, validateString } from './validate.js';
 
 /** A program to clone: a path (or file: URL), an open file descriptor, bytes, or (async only) a stream. */
 export type ExecSource = string | URL | number | ArrayBufferView | AsyncIterable<Uint8Array | string>;
@@ -275,7 +276,7 @@ function defaultName(source: Source): string {
 }
 
 function planClone(source: Source, options: unknown): Plan {
-  const o = validateOptions<CloneExecutableOptions>(options, 'options', ['name', 'seals', 'fallback', 'tmpDir']);
+  const o = validateOptions<CloneExecutableOptions>(options, 'options', OPTION_KEYS.cloneExecutable);
   const name = o.name === undefined ? defaultName(source) : validateString(o.name, 'options.name');
   if (o.seals !== undefined) {
     if (!Array.isArray(o.seals)) throw invalidArgType('options.seals', 'an array of seal names', o.seals);
@@ -688,7 +689,9 @@ export function spawnSealed(exe: Executable, args: readonly string[] = [], optio
   if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
     throw invalidArgType('options', 'of type object', options);
   }
-  const { script, argv0, ...spawnOptions } = (options ?? {}) as SpawnSealedOptions;
+  // Own properties only, and no prototype: neither memseal nor spawn sees an inherited option.
+  const { script, argv0, ...rest } = ownOptions(options ?? {}) as SpawnSealedOptions;
+  const spawnOptions = Object.assign(Object.create(null) as SpawnOptions, rest);
   const shell = (spawnOptions as { shell?: unknown }).shell;
   if (shell !== undefined && shell !== false) {
     throw invalidArgValue('options.shell', 'is not supported: the program runs directly from its clone');

@@ -9,6 +9,7 @@
  * length 0 instead of faulting. After protect('r' | 'rw') `buffer` gives a
  * fresh Buffer; detached ones stay empty.
  */
+import { OPTION_KEYS } from './options.js';
 import { kMaxLength } from 'node:buffer';
 import { binding, type RawRegion } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
@@ -111,7 +112,7 @@ export class Mapping {
    */
   static anonymous(size: number, options?: AnonymousMappingOptions): Mapping {
     validateInteger(size, 'size', 1, MAX_MAPPING_SIZE);
-    const o = validateOptions<AnonymousMappingOptions>(options, 'options', ['access', 'shared']);
+    const o = validateOptions<AnonymousMappingOptions>(options, 'options', OPTION_KEYS.mappingAnonymous);
     const access = o.access === undefined ? 'rw' : validateOneOf(o.access, 'options.access', ACCESS);
     const shared = o.shared === undefined ? false : validateBoolean(o.shared, 'options.shared');
     const flags = (shared ? constants.MAP_SHARED : constants.MAP_PRIVATE) | constants.MAP_ANONYMOUS;

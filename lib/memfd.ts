@@ -5,6 +5,7 @@
  * open, so a closed Memfd gives ERR_MEMSEAL_CLOSED, never an EBADF on a
  * descriptor number the process has since reused.
  */
+import { OPTION_KEYS } from './options.js';
 import { readlinkSync } from 'node:fs';
 import { binding } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
@@ -165,7 +166,7 @@ export class Memfd {
    */
   static create(name: string, options?: MemfdCreateOptions): Memfd {
     validateName(name, 'name');
-    const o = validateOptions<MemfdCreateOptions>(options, 'options', ['exec', 'fallback', 'allowSealing', 'cloexec', 'hugetlb']);
+    const o = validateOptions<MemfdCreateOptions>(options, 'options', OPTION_KEYS.memfdCreate);
     const exec = o.exec === undefined ? 'noexec-seal' : validateOneOf(o.exec, 'options.exec', EXEC_MODES);
     const fallback = o.fallback === undefined ? 'error' : validateOneOf(o.fallback, 'options.fallback', ['error', 'kernel-default'] as const);
     const allowSealing = o.allowSealing === undefined ? true : validateBoolean(o.allowSealing, 'options.allowSealing');
@@ -194,7 +195,7 @@ export class Memfd {
    */
   static from(data: string | ArrayBufferView, options?: MemfdFromOptions): Memfd {
     const bytes = toBytes(data, 'data');
-    const o = validateOptions<MemfdFromOptions>(options, 'options', ['name', 'seals', 'exec', 'fallback']);
+    const o = validateOptions<MemfdFromOptions>(options, 'options', OPTION_KEYS.memfdFrom);
     const name = o.name === undefined ? 'memseal' : validateName(o.name, 'options.name');
     const seals = o.seals === undefined ? (['seal', 'shrink', 'grow', 'write'] as const) : o.seals;
     if (!Array.isArray(seals)) throw invalidArgType('options.seals', 'an array of seal names', seals);
@@ -225,7 +226,7 @@ export class Memfd {
    */
   static fromFd(fd: number, options?: MemfdFromFdOptions): Memfd {
     validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
-    const o = validateOptions<MemfdFromFdOptions>(options, 'options', ['name']);
+    const o = validateOptions<MemfdFromFdOptions>(options, 'options', OPTION_KEYS.memfdFromFd);
     const name = o.name === undefined ? undefined : validateName(o.name, 'options.name');
     const own = binding().dup(fd); // EBADF for a closed descriptor
     try {
@@ -437,7 +438,7 @@ export class Memfd {
    */
   map(options?: MemfdMapOptions): Mapping {
     const fd = this.#checkClosed();
-    const o = validateOptions<MemfdMapOptions>(options, 'options', ['access', 'shared', 'offset', 'length']);
+    const o = validateOptions<MemfdMapOptions>(options, 'options', OPTION_KEYS.memfdMap);
     const access = o.access === undefined ? 'r' : validateOneOf(o.access, 'options.access', ['r', 'rw'] as const);
     const shared = o.shared === undefined ? true : validateBoolean(o.shared, 'options.shared');
     const st = binding().fstat(fd);

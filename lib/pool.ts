@@ -20,6 +20,7 @@
  * new secret has its arena's access. Keep secrets that need different
  * protection in different pools.
  */
+import { OPTION_KEYS } from './options.js';
 import { randomBytes } from 'node:crypto';
 import { type RawRegion } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
@@ -261,7 +262,7 @@ export class SecretPool {
    * @throws TypeError / RangeError for bad options.
    */
   constructor(options?: SecretPoolOptions) {
-    const o = validateOptions<SecretPoolOptions>(options, 'options', ['fallback', 'backing', 'arenaSize']);
+    const o = validateOptions<SecretPoolOptions>(options, 'options', OPTION_KEYS.poolCreate);
     const arenaSize = o.arenaSize === undefined ? DEFAULT_ARENA : validateInteger(o.arenaSize, 'options.arenaSize', PAGE_SIZE, 64 * 1024 * 1024);
     if (arenaSize % PAGE_SIZE !== 0) throw new RangeError(`options.arenaSize must be a multiple of the page size (${PAGE_SIZE})`);
     this.#core = {
@@ -319,7 +320,7 @@ export class SecretPool {
    * @throws As {@link SecretPool.alloc}, plus ERR_INVALID_ARG_* for the source.
    */
   from(source: string | ArrayBufferView, options?: SecretPoolFromOptions): SecretBuffer {
-    const o = validateOptions<SecretPoolFromOptions>(options, 'options', ['wipeSource']);
+    const o = validateOptions<SecretPoolFromOptions>(options, 'options', OPTION_KEYS.poolFrom);
     const src = sourceBytes(source, o.wipeSource);
     const secret = this.alloc(src.bytes.byteLength);
     try {

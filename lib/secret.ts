@@ -18,6 +18,7 @@
  * Many small secrets are cheaper in a {@link SecretPool} (lib/pool.ts),
  * whose secrets are SecretBuffers too.
  */
+import { OPTION_KEYS } from './options.js';
 import { binding, type RawRegion } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
 import { MemlockLimitError, MemsealError, SyscallError, UnsupportedError } from './errors.js';
@@ -260,8 +261,8 @@ export function mapSecretRegion(length: number, fallback: 'error' | 'mlock', bac
 }
 
 /** @internal Validates the options alloc() and from() share. */
-export function secretOptions(options: unknown, extra: readonly string[] = []): { fallback: 'error' | 'mlock'; backing: SecretBacking; access: Access; rest: Record<string, unknown> } {
-  const o = validateOptions<Record<string, unknown>>(options, 'options', ['fallback', 'backing', 'access', ...extra]);
+export function secretOptions(options: unknown, known: readonly string[] = OPTION_KEYS.secretAlloc): { fallback: 'error' | 'mlock'; backing: SecretBacking; access: Access; rest: Record<string, unknown> } {
+  const o = validateOptions<Record<string, unknown>>(options, 'options', known);
   return {
     fallback: o.fallback === undefined ? 'error' : validateOneOf(o.fallback, 'options.fallback', ['error', 'mlock'] as const),
     backing: o.backing === undefined ? 'secretmem' : validateOneOf(o.backing, 'options.backing', ['secretmem', 'mlock'] as const),
@@ -435,7 +436,7 @@ export class SecretBuffer {
    * @throws As {@link SecretBuffer.alloc}.
    */
   static from(source: string | ArrayBufferView, options?: SecretBufferFromOptions): SecretBuffer {
-    const o = secretOptions(options, ['wipeSource']);
+    const o = secretOptions(options, OPTION_KEYS.secretFrom);
     const src = sourceBytes(source, o.rest.wipeSource);
     const secret = SecretBuffer.#alloc(src.bytes.byteLength, o.fallback, o.backing, 'rw');
     secret.write(src.bytes);
@@ -570,7 +571,7 @@ export class SecretBuffer {
    */
   use<T>(fn: (bytes: Buffer) => T, options?: SecretUseOptions): T {
     validateFunction(fn, 'fn');
-    const o = validateOptions<SecretUseOptions>(options, 'options', ['access']);
+    const o = validateOptions<SecretUseOptions>(options, 'options', OPTION_KEYS.secretUse);
     const access = o.access === undefined ? 'r' : validateOneOf(o.access, 'options.access', ['r', 'rw'] as const);
     const t = this.#check();
     try {
@@ -673,7 +674,7 @@ export class SecretBuffer {
    * @throws MemsealError ERR_MEMSEAL_DISPOSED.
    */
   seal(options?: SecretSealOptions): void {
-    const o = validateOptions<SecretSealOptions>(options, 'options', ['access']);
+    const o = validateOptions<SecretSealOptions>(options, 'options', OPTION_KEYS.secretSeal);
     const access = o.access === undefined ? 'r' : validateOneOf(o.access, 'options.access', ['r', 'rw'] as const);
     this.#check().home.seal(access);
   }

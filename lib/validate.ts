@@ -76,11 +76,25 @@ export function validateOneOf<T extends string>(value: unknown, name: string, al
 }
 
 /**
+ * The own enumerable properties of an options object, copied into an object
+ * with no prototype. Whatever the prototype chain carries (a polluted
+ * Object.prototype included) is never read as an option.
+ */
+export function ownOptions(value: object): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(value)) out[key] = (value as Record<string, unknown>)[key];
+  return out;
+}
+
+/**
  * An options object (or undefined, giving {}), with no keys beyond `known`.
  * Unknown keys are refused so a misspelt option never silently does nothing.
+ * Only own properties count (Object.hasOwn): an option inherited from the
+ * prototype chain is ignored, so a polluted Object.prototype cannot change
+ * a default. The result has no prototype.
  */
 export function validateOptions<T extends object>(value: unknown, name: string, known: readonly (keyof T & string)[]): Partial<T> {
-  if (value === undefined) return {};
+  if (value === undefined) return Object.create(null) as Partial<T>;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidArgType(name, 'of type object', value);
   }
@@ -89,7 +103,7 @@ export function validateOptions<T extends object>(value: unknown, name: string, 
       throw invalidArgValue(`${name}.${key}`, `is not a known option (known: ${known.join(', ')})`);
     }
   }
-  return value as Partial<T>;
+  return ownOptions(value) as Partial<T>;
 }
 
 /** A Buffer, TypedArray or DataView, or a string (UTF-8); returned as bytes. */

@@ -4,6 +4,7 @@
  * says (in this process, in a batch child, or as pid 1 of a fresh pid
  * namespace), and judges what it observed.
  */
+import { OPTION_KEYS } from '../options.js';
 import { availableParallelism } from 'node:os';
 import { Context } from './context.js';
 import { failedSyscall } from './child.js';
@@ -151,7 +152,7 @@ function summarize(results: readonly CaseResult[]): ConformanceReport['summary']
 
 /** Checks RunOptions before anything runs, naming the bad argument. */
 function validateRunOptions(value: unknown): RunOptions {
-  const o = validateOptions<RunOptions>(value, 'options', ['filter', 'strict', 'cases', 'modules', 'env', 'concurrency', 'onResult']);
+  const o = validateOptions<RunOptions>(value, 'options', OPTION_KEYS.runConformance);
   if (o.filter !== undefined) validateString(o.filter, 'options.filter');
   if (o.strict !== undefined) validateBoolean(o.strict, 'options.strict');
   if (o.concurrency !== undefined) validateInteger(o.concurrency, 'options.concurrency', 1, 256);
