@@ -116,7 +116,10 @@ export type MemsealErrorCode =
   | 'ERR_MEMSEAL_EMPTY_SOURCE'
   | 'ERR_MEMSEAL_NOT_EXECUTABLE'
   | 'ERR_MEMSEAL_SOURCE_CHANGED'
-  | 'ERR_MEMSEAL_SCRIPT';
+  | 'ERR_MEMSEAL_SCRIPT'
+  | 'ERR_MEMSEAL_DETACHED'
+  | 'ERR_MEMSEAL_ASYNC_CALLBACK'
+  | 'ERR_MEMSEAL_NOT_OURS';
 
 /** A misuse memseal detects itself, with a stable `code`. */
 export class MemsealError extends Error {

@@ -143,14 +143,25 @@ const tmpfileFinalizer = new FinalizationRegistry<number>((fd) => {
  * /proc/PID/fd of this process for writing (root, or the same user with
  * ptrace access) could still change it while no child runs it.
  */
+const NOT_CLONEABLE_TMPFILE = Symbol('memseal: a TmpfileExecutable cannot be cloned or sent to another thread');
+
+let makeTmpfile: (fd: number, name: string, dir: string, refusal: ExecRefusedError) => TmpfileExecutable;
+
 export class TmpfileExecutable {
   #fd: number;
   readonly #name: string;
   readonly #dir: string;
   readonly #refusal: ExecRefusedError;
 
-  /** @internal Made by cloneExecutable({ fallback: 'tmpfile' }). */
-  constructor(token: symbol, fd: number, name: string, dir: string, refusal: ExecRefusedError) {
+  /** Makes structuredClone() and postMessage() throw DataCloneError instead of sending an empty object. */
+  readonly notCloneable: symbol = NOT_CLONEABLE_TMPFILE;
+
+  static {
+    makeTmpfile = (fd, name, dir, refusal) => new TmpfileExecutable(TOKEN, fd, name, dir, refusal);
+  }
+
+  /** Made by cloneExecutable({ fallback: 'tmpfile' }). */
+  private constructor(token: symbol, fd: number, name: string, dir: string, refusal: ExecRefusedError) {
     if (token !== TOKEN) throw new TypeError("Illegal constructor: use cloneExecutable(source, { fallback: 'tmpfile' })");
     this.#fd = fd;
     this.#name = name;
@@ -468,7 +479,7 @@ function finish(target: Target, plan: Plan, mode: number): Executable {
     throw fsError(err);
   }
   binding().close(target.fd);
-  return new TmpfileExecutable(TOKEN, readOnly, plan.name, target.dir, target.refusal);
+  return makeTmpfile(readOnly, plan.name, target.dir, target.refusal);
 }
 
 function writeAllSync(fd: number, bytes: Uint8Array): number {

@@ -12,7 +12,7 @@ import { constants, PAGE_SIZE } from './constants.js';
 import { MemsealError, SyscallError, UnsupportedError } from './errors.js';
 import { explainUnavailable } from './features.js';
 import { memfdNoexecSysctl } from './kernel.js';
-import { Mapping, mapRegion, MAX_MAPPING_SIZE } from './mapping.js';
+import { mappingOf, mapRegion, MAX_MAPPING_SIZE, type Mapping } from './mapping.js';
 import { sealBit, sealMask, sealNames, type SealName } from './seals.js';
 import {
   invalidArgType,
@@ -140,14 +140,21 @@ function createError(err: unknown, name: string, mode: ExecMode, huge: boolean):
 
 const TOKEN = Symbol('Memfd');
 
-/** An anonymous in-memory file, with seals. */
+const NOT_CLONEABLE = Symbol('memseal: a Memfd cannot be cloned or sent to another thread; pass its descriptor (memfd.fd) and wrap it there with Memfd.fromFd()');
+
+/**
+ * An anonymous in-memory file, with seals. structuredClone() and
+ * postMessage() of a Memfd throw DataCloneError.
+ */
 export class Memfd {
+  /** Makes structuredClone() and postMessage() throw DataCloneError instead of sending an empty object. */
+  readonly notCloneable: symbol = NOT_CLONEABLE;
   #fd: number;
   readonly #name: string;
   readonly #exec: ExecMode;
 
-  /** @internal Use Memfd.create(), Memfd.from() or Memfd.fromFd(). */
-  constructor(token: symbol, fd: number, name: string, exec: ExecMode) {
+  /** Use Memfd.create(), Memfd.from() or Memfd.fromFd(). */
+  private constructor(token: symbol, fd: number, name: string, exec: ExecMode) {
     if (token !== TOKEN) throw new TypeError('Illegal constructor: use Memfd.create(), Memfd.from() or Memfd.fromFd()');
     this.#fd = fd;
     this.#name = name;
@@ -451,7 +458,7 @@ export class Memfd {
     }
     const flags = shared ? constants.MAP_SHARED : constants.MAP_PRIVATE;
     try {
-      return Mapping.fromRegion(mapRegion({ length, access, flags, fd, offset, pageSize }), `memfd '${this.#name}'`);
+      return mappingOf(mapRegion({ length, access, flags, fd, offset, pageSize }), `memfd '${this.#name}'`);
     } catch (err) {
       if (err instanceof SyscallError && err.code === 'EPERM' && shared && access === 'rw') {
         err.addHint("the memfd is sealed against writes: map it with access 'r', or shared: false");

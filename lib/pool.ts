@@ -32,8 +32,9 @@ import {
   MAX_SECRET_SIZE,
   protectRegion,
   sealRegion,
-  withRegionAccess,
+  RegionGate,
   SecretBuffer,
+  secretInHome,
   sourceBytes,
   type SecretBacking,
   type SecretHome,
@@ -131,6 +132,7 @@ class Arena implements SecretHome {
   inUse = 0;
   retiredSlots = 0;
   #unmapped = false;
+  readonly #gate: RegionGate;
 
   constructor(
     readonly core: PoolCore,
@@ -139,6 +141,7 @@ class Arena implements SecretHome {
     const mapped = mapSecretRegion(core.arenaSize, core.fallback, core.backing);
     this.region = mapped.region;
     this.backing = mapped.backing;
+    this.#gate = new RegionGate(this.region, () => this.dead);
     this.#stride = cls.slotSize + CANARY;
     this.slots = Math.floor((core.arenaSize - CANARY) / this.#stride);
     this.#free = new Int32Array(this.slots);
@@ -168,8 +171,12 @@ class Arena implements SecretHome {
     protectRegion(this.region, access);
   }
 
+  open(access: 'r' | 'rw'): () => void {
+    return this.#gate.open(access);
+  }
+
   withAccess<T>(access: 'r' | 'rw', fn: () => T): T {
-    return withRegionAccess(this.region, access, () => this.dead, fn);
+    return this.#gate.withAccess(access, fn);
   }
 
   seal(access: 'r' | 'rw'): void {
@@ -304,7 +311,7 @@ export class SecretPool {
     }
     const offset = arena.take();
     if (arena.full) cls.open.pop();
-    return SecretBuffer.fromHome(arena, offset, size);
+    return secretInHome(arena, offset, size);
   }
 
   #allocLarge(size: number): SecretBuffer {

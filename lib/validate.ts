@@ -5,6 +5,7 @@
  * RangeError ERR_OUT_OF_RANGE.
  */
 import { inspect } from 'node:util';
+import { MemsealError } from './errors.js';
 
 type CodedTypeError = TypeError & { code: string };
 type CodedRangeError = RangeError & { code: string };
@@ -106,12 +107,48 @@ export function validateOptions<T extends object>(value: unknown, name: string, 
   return ownOptions(value) as Partial<T>;
 }
 
-/** A Buffer, TypedArray or DataView, or a string (UTF-8); returned as bytes. */
+/**
+ * True for a view whose memory is gone: its ArrayBuffer was detached (a
+ * SecretBuffer's Buffer kept past use(), protect('none') or dispose(); an
+ * unmapped Mapping's Buffer; a transferred ArrayBuffer). Such a view reads
+ * as zero bytes, which memseal refuses to take for an empty input.
+ */
+export function isDetachedView(view: ArrayBufferView): boolean {
+  let length: number;
+  try {
+    length = view.byteLength; // a DataView over a detached buffer throws
+  } catch {
+    return true;
+  }
+  if (length !== 0) return false;
+  const buffer = view.buffer as ArrayBufferLike & { detached?: unknown };
+  if (typeof buffer.detached === 'boolean') return buffer.detached; // Node 22+
+  try {
+    buffer.slice(0, 0); // throws on a detached ArrayBuffer
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Throws ERR_MEMSEAL_DETACHED for a view whose memory is gone (see {@link isDetachedView}). */
+export function validateLiveView(view: ArrayBufferView, name: string): void {
+  if (isDetachedView(view)) {
+    throw new MemsealError(
+      'ERR_MEMSEAL_DETACHED',
+      `The "${name}" argument is a view of memory that is gone (its ArrayBuffer is detached: a SecretBuffer's Buffer kept past use(), protect('none') or dispose(), or an unmapped Mapping's): it would read as 0 bytes. Get a fresh Buffer`,
+    );
+  }
+}
+
+/**
+ * A Buffer, TypedArray or DataView, or a string (UTF-8); returned as bytes.
+ * @throws MemsealError ERR_MEMSEAL_DETACHED for a detached view.
+ */
 export function toBytes(value: unknown, name: string): Uint8Array {
   if (typeof value === 'string') return Buffer.from(value, 'utf8');
   if (ArrayBuffer.isView(value)) {
-    // A view over a detached buffer (an unmapped Mapping) is zero bytes.
-    if (value.byteLength === 0) return new Uint8Array(0);
+    validateLiveView(value, name);
     return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   }
   throw invalidArgType(name, 'a string, Buffer, TypedArray or DataView', value);
