@@ -16,6 +16,7 @@ import { accelFromEnv, type AccelChoice } from '../vm/accel.js';
 import { findPackageRoot } from '../vm/initramfs.js';
 import { kernelCommandLine, VmError } from '../vm/qemu.js';
 import { DEFAULT_GUEST_COMMAND, runInVm, vmMeta } from '../vm/run.js';
+import { EXIT_CODES_HELP } from './exit.js';
 import { painter, useColour } from './format.js';
 import { renderMatrix, renderReport } from './matrix.js';
 import { renderProbe } from './probe.js';
@@ -24,7 +25,7 @@ import type { ProbeReport } from '../probe.js';
 export const VM_USAGE =
   'vm --kernel IMAGE [--kernel IMAGE ...] [--append ARGS ...] [--memory MB] [--timeout S] [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--json] [--quiet] [-- MEMSEAL-ARGS]';
 
-const VM_HELP = `Usage: memseal ${VM_USAGE}
+export const VM_HELP = `Usage: memseal ${VM_USAGE}
 
 Boots each kernel image with qemu-system-x86_64 (KVM when it works, TCG
 otherwise) on an initramfs holding busybox, this node and the memseal
@@ -46,7 +47,8 @@ as rows, kernels as columns.
 
 The image is cached under $MEMSEAL_CACHE_DIR or $XDG_CACHE_HOME/memseal.
 Debian's 6.1 cloud kernel: node scripts/fetch-kernel.mjs prints its path.
-`;
+
+${EXIT_CODES_HELP}`;
 
 class UsageError extends Error {}
 
