@@ -9,6 +9,7 @@
  * kernels as columns. Progress goes to stderr.
  */
 import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hasFailures, readReport, readReportFile, type Report } from '../reports.js';
@@ -113,6 +114,14 @@ interface Plan {
   quiet: boolean;
 }
 
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** The plan from the command line; a UsageError (or a bad-argument VmError) when it makes no sense. */
 function parsePlan(argv: string[]): Plan | 'help' {
   const cut = argv.indexOf('--');
@@ -141,6 +150,9 @@ function parsePlan(argv: string[]): Plan | 'help' {
   const appends = pairAppends(values.kernel, values.append);
   // Arguments that cannot travel on a kernel command line are usage errors, found before any boot.
   for (const append of new Set(appends)) kernelCommandLine(append, [command]);
+  for (const kernel of values.kernel) {
+    if (!isFile(kernel)) throw new UsageError(`kernel image ${kernel} does not exist (scripts/fetch-kernel.mjs fetches Debian's 6.1 cloud kernel)`);
+  }
   const saved: Column[] = [];
   for (const file of values.report) {
     try {
