@@ -12,6 +12,10 @@
 //   6. vitest again on the addon built with -fsanitize=address,undefined
 //      (its runtimes preloaded, every report fatal), leaving out the files
 //      that never load the addon in this process (VM, container, packaging)
+//   7. vitest again with a hostile value on Object.prototype for every
+//      option name memseal reads (MEMSEAL_POLLUTE_PROTOTYPE=1, see
+//      test/helpers/pollute.ts), on the same files less the CLI fuzz run:
+//      an option read through the prototype chain shows up as a failure
 //
 // Arguments after `--` go to vitest (e.g. `npm test -- test/memfd.test.ts`),
 // and then steps 1, 2 and 4 are skipped.
@@ -105,6 +109,15 @@ if (!focused) {
   totals.passed += s.passed;
   totals.failed += s.failed;
   totals.skipped += s.skipped;
+  const p = vitestRun(
+    'vitest with a polluted Object.prototype',
+    ['--exclude', 'test/vm*.test.ts', '--exclude', 'test/container*.test.ts', '--exclude', 'test/package.test.ts', '--exclude', 'test/cli-fuzz.test.ts'],
+    { MEMSEAL_POLLUTE_PROTOTYPE: '1' },
+  );
+  console.log(`polluted-prototype run: ${p.passed} passed, ${p.failed} failed, ${p.skipped} skipped`);
+  totals.passed += p.passed;
+  totals.failed += p.failed;
+  totals.skipped += p.skipped;
 }
 if (!glibcOk) totals.failed += 1;
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
