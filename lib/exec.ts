@@ -23,7 +23,7 @@ import { MemsealError, SyscallError, UnsupportedError, type MemsealErrorCode } f
 import { kernelAtLeast, memfdNoexecSysctl, seccompMode } from './kernel.js';
 import { Memfd } from './memfd.js';
 import { sealMask, type SealName } from './seals.js';
-import { invalidArgType, invalidArgValue, ownOptions, toBytes, validateOneOf, validateOptions, validateString } from './validate.js';
+import { invalidArgType, invalidArgValue, ownOptions, toBytes, validateLiveView, validateOneOf, validateOptions, validateString } from './validate.js';
 
 /** A program to clone: a path (or file: URL), an open file descriptor, bytes, or (async only) a stream. */
 export type ExecSource = string | URL | number | ArrayBufferView | AsyncIterable<Uint8Array | string>;
@@ -511,6 +511,7 @@ async function writeStream(fd: number, stream: AsyncIterable<unknown>): Promise<
   let total = 0;
   for await (const chunk of stream) {
     if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) throw invalidArgType('source chunk', 'a string or Uint8Array', chunk);
+    if (typeof chunk !== 'string') validateLiveView(chunk, 'source chunk');
     total += await writeAll(fd, typeof chunk === 'string' ? Buffer.from(chunk) : chunk, total);
   }
   return total;

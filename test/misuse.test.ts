@@ -4,7 +4,7 @@
  * factories, and structuredClone of the resource classes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Mapping, Memfd, MemsealError, SecretBuffer, SecretPool } from '../lib/index.js';
+import { cloneExecutable, cloneExecutableSync, Mapping, Memfd, MemsealError, SecretBuffer, SecretPool } from '../lib/index.js';
 import { caps, itIf } from './helpers/caps.js';
 
 const cleanup: (() => void)[] = [];
@@ -145,6 +145,19 @@ describe('dead views', () => {
     const view = map.buffer;
     map.unmap();
     expectCode(() => m.write(view), 'ERR_MEMSEAL_DETACHED');
+  });
+
+  it('cloneExecutable refuses a dead view as source, or as a chunk of a stream', async () => {
+    const map = Mapping.anonymous(4096);
+    const view = map.buffer;
+    map.unmap();
+    expectCode(() => cloneExecutableSync(view), 'ERR_MEMSEAL_DETACHED');
+    await expect(cloneExecutable(view)).rejects.toMatchObject({ code: 'ERR_MEMSEAL_DETACHED' });
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('#!/bin/sh\n');
+      yield view;
+    }
+    await expect(cloneExecutable(chunks())).rejects.toMatchObject({ code: 'ERR_MEMSEAL_DETACHED' });
   });
 
   it('a genuinely empty view is still empty bytes, not dead', () => {
