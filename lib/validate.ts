@@ -88,6 +88,19 @@ export function ownOptions(value: object): Record<string, unknown> {
 }
 
 /**
+ * A deep copy of parsed JSON (or any plain data) whose objects have no
+ * prototype, so that reading a field the data lacks gives undefined, never
+ * a value planted on Object.prototype.
+ */
+export function ownData(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(ownData);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(value)) out[key] = ownData((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+/**
  * An options object (or undefined, giving {}), with no keys beyond `known`.
  * Unknown keys are refused so a misspelt option never silently does nothing.
  * Only own properties count (Object.hasOwn): an option inherited from the

@@ -4,7 +4,8 @@
  * of any public function.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Mapping, Memfd, SecretBuffer, SecretPool, cloneExecutableSync, runConformance } from '../lib/index.js';
+import { Mapping, Memfd, SecretBuffer, SecretPool, cloneExecutableSync, probe, runConformance } from '../lib/index.js';
+import { readReport } from '../lib/reports.js';
 import { OPTION_KEYS, OPTION_NAMES } from '../lib/options.js';
 import { ownOptions, validateOptions } from '../lib/validate.js';
 import { caps, itIf } from './helpers/caps.js';
@@ -106,6 +107,11 @@ describe('with every option name polluted on Object.prototype', () => {
     const exe = keep(cloneExecutableSync(process.execPath) as Memfd);
     expect(exe.name).not.toBe('polluted-name');
     expect(exe.seals.has('write')).toBe(true);
+  });
+
+  it('a saved report is read by its own fields only', () => {
+    const probeReport = JSON.parse(JSON.stringify(probe())) as unknown;
+    expect(readReport(probeReport).kind).toBe('probe'); // not 'conform' from an inherited `cases`
   });
 
   it('runConformance keeps its filter, strictness and cases', async () => {

@@ -13,7 +13,7 @@ import { gatherEnv } from './env.js';
 import { CATALOG } from './index.js';
 import { pool, runIsolated, type IsolatedOutcome } from './isolate.js';
 import { FAMILIES, STATUSES, type Case, type CaseResult, type ConformanceEnv, type ConformanceReport, type Expectation, type Requirement, type Status } from './types.js';
-import { invalidArgType, validateBoolean, validateFunction, validateInteger, validateOptions, validateString } from '../validate.js';
+import { invalidArgType, ownOptions, validateBoolean, validateFunction, validateInteger, validateOptions, validateString } from '../validate.js';
 
 /** Options for {@link runConformance}. */
 export interface RunOptions {
@@ -127,6 +127,7 @@ export async function runChildren(
   env: ConformanceEnv,
   options: { modules?: readonly string[]; concurrency?: number } = {},
 ): Promise<Map<string, IsolatedOutcome>> {
+  const { modules, concurrency } = ownOptions(options) as typeof options;
   const runnable = planned.filter((p) => p.verdict === undefined).map((p) => p.case);
   const batches = new Map<string, Case[]>();
   const alone: Case[] = [];
@@ -136,10 +137,10 @@ export async function runChildren(
   }
   // The biggest batches first (they set the wall time), then one process per pid namespace case.
   const tasks = [
-    ...[...batches.values()].sort((x, y) => y.length - x.length).map((batch) => () => runIsolated(batch, 'run', env, options.modules)),
-    ...alone.map((c) => () => runIsolated([c], 'pidns', env, options.modules)),
+    ...[...batches.values()].sort((x, y) => y.length - x.length).map((batch) => () => runIsolated(batch, 'run', env, modules)),
+    ...alone.map((c) => () => runIsolated([c], 'pidns', env, modules)),
   ];
-  const maps = await pool(tasks, options.concurrency ?? Math.max(2, availableParallelism()));
+  const maps = await pool(tasks, concurrency ?? Math.max(2, availableParallelism()));
   return new Map(maps.flatMap((m) => [...m]));
 }
 
