@@ -673,9 +673,7 @@ export class SecretBuffer {
       if (isThenable(result)) {
         // Its rejection would otherwise surface as an unhandled rejection.
         if (result instanceof Promise) result.catch(() => undefined);
-        close();
-        this.#forgetDetached(t);
-        throw asyncCallbackError();
+        throw asyncCallbackError(); // the finally below restores the access first
       }
       return result;
     } finally {
