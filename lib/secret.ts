@@ -568,8 +568,10 @@ export class SecretBuffer {
 
   /**
    * A Buffer over the secret memory itself (no copy). After dispose() or
-   * protect('none') it is detached and reads as length 0; get it again
-   * after protect('r' | 'rw'). Writing through it while the access is 'r'
+   * protect('none') (also the one use() makes on its way out) it is
+   * detached: it reads as length 0, never faults, and memseal's functions
+   * refuse it (ERR_MEMSEAL_DETACHED) rather than take it for empty bytes;
+   * get it again after protect('r' | 'rw'). Writing through it while the access is 'r'
    * is a fault the kernel answers with SIGSEGV.
    * @throws MemsealError ERR_MEMSEAL_DISPOSED, ERR_MEMSEAL_NO_ACCESS (access
    *   'none'), ERR_MEMSEAL_NO_EXTERNAL_BUFFERS (a runtime or build without
