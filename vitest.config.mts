@@ -9,5 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     restoreMocks: true,
+    // With MEMSEAL_POLLUTE_PROTOTYPE=1, every test runs with a hostile value
+    // on Object.prototype for each option name memseal reads.
+    setupFiles: ['test/helpers/pollute.ts'],
   },
 });

@@ -120,7 +120,10 @@ export type MemsealErrorCode =
   | 'ERR_MEMSEAL_PEER_CLOSED'
   | 'ERR_MEMSEAL_BAD_MESSAGE'
   | 'ERR_MEMSEAL_FD_COUNT'
-  | 'ERR_MEMSEAL_TIMEOUT';
+  | 'ERR_MEMSEAL_TIMEOUT'
+  | 'ERR_MEMSEAL_DETACHED'
+  | 'ERR_MEMSEAL_ASYNC_CALLBACK'
+  | 'ERR_MEMSEAL_NOT_OURS';
 
 /** A misuse memseal detects itself, with a stable `code`. */
 export class MemsealError extends Error {

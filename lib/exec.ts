@@ -10,6 +10,7 @@
  * filter or an LSM), the refusal is a typed error naming the cause; an
  * O_TMPFILE copy is made only when asked for (`fallback: 'tmpfile'`).
  */
+import { OPTION_KEYS } from './options.js';
 import { spawn, type ChildProcess, type IOType, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ import { MemsealError, SyscallError, UnsupportedError, type MemsealErrorCode } f
 import { kernelAtLeast, memfdNoexecSysctl, seccompMode } from './kernel.js';
 import { Memfd } from './memfd.js';
 import { sealMask, type SealName } from './seals.js';
-import { invalidArgType, invalidArgValue, toBytes, validateOneOf, validateOptions, validateString } from './validate.js';
+import { invalidArgType, invalidArgValue, ownOptions, toBytes, validateLiveView, validateOneOf, validateOptions, validateString } from './validate.js';
 
 /** A program to clone: a path (or file: URL), an open file descriptor, bytes, or (async only) a stream. */
 export type ExecSource = string | URL | number | ArrayBufferView | AsyncIterable<Uint8Array | string>;
@@ -142,14 +143,25 @@ const tmpfileFinalizer = new FinalizationRegistry<number>((fd) => {
  * /proc/PID/fd of this process for writing (root, or the same user with
  * ptrace access) could still change it while no child runs it.
  */
+const NOT_CLONEABLE_TMPFILE = Symbol('memseal: a TmpfileExecutable cannot be cloned or sent to another thread');
+
+let makeTmpfile: (fd: number, name: string, dir: string, refusal: ExecRefusedError) => TmpfileExecutable;
+
 export class TmpfileExecutable {
   #fd: number;
   readonly #name: string;
   readonly #dir: string;
   readonly #refusal: ExecRefusedError;
 
-  /** @internal Made by cloneExecutable({ fallback: 'tmpfile' }). */
-  constructor(token: symbol, fd: number, name: string, dir: string, refusal: ExecRefusedError) {
+  /** Makes structuredClone() and postMessage() throw DataCloneError instead of sending an empty object. */
+  readonly notCloneable: symbol = NOT_CLONEABLE_TMPFILE;
+
+  static {
+    makeTmpfile = (fd, name, dir, refusal) => new TmpfileExecutable(TOKEN, fd, name, dir, refusal);
+  }
+
+  /** Made by cloneExecutable({ fallback: 'tmpfile' }). */
+  private constructor(token: symbol, fd: number, name: string, dir: string, refusal: ExecRefusedError) {
     if (token !== TOKEN) throw new TypeError("Illegal constructor: use cloneExecutable(source, { fallback: 'tmpfile' })");
     this.#fd = fd;
     this.#name = name;
@@ -275,7 +287,7 @@ function defaultName(source: Source): string {
 }
 
 function planClone(source: Source, options: unknown): Plan {
-  const o = validateOptions<CloneExecutableOptions>(options, 'options', ['name', 'seals', 'fallback', 'tmpDir']);
+  const o = validateOptions<CloneExecutableOptions>(options, 'options', OPTION_KEYS.cloneExecutable);
   const name = o.name === undefined ? defaultName(source) : validateString(o.name, 'options.name');
   if (o.seals !== undefined) {
     if (!Array.isArray(o.seals)) throw invalidArgType('options.seals', 'an array of seal names', o.seals);
@@ -467,7 +479,7 @@ function finish(target: Target, plan: Plan, mode: number): Executable {
     throw fsError(err);
   }
   binding().close(target.fd);
-  return new TmpfileExecutable(TOKEN, readOnly, plan.name, target.dir, target.refusal);
+  return makeTmpfile(readOnly, plan.name, target.dir, target.refusal);
 }
 
 function writeAllSync(fd: number, bytes: Uint8Array): number {
@@ -499,6 +511,7 @@ async function writeStream(fd: number, stream: AsyncIterable<unknown>): Promise<
   let total = 0;
   for await (const chunk of stream) {
     if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) throw invalidArgType('source chunk', 'a string or Uint8Array', chunk);
+    if (typeof chunk !== 'string') validateLiveView(chunk, 'source chunk');
     total += await writeAll(fd, typeof chunk === 'string' ? Buffer.from(chunk) : chunk, total);
   }
   return total;
@@ -688,7 +701,9 @@ export function spawnSealed(exe: Executable, args: readonly string[] = [], optio
   if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
     throw invalidArgType('options', 'of type object', options);
   }
-  const { script, argv0, ...spawnOptions } = (options ?? {}) as SpawnSealedOptions;
+  // Own properties only, and no prototype: neither memseal nor spawn sees an inherited option.
+  const { script, argv0, ...rest } = ownOptions(options ?? {}) as SpawnSealedOptions;
+  const spawnOptions = Object.assign(Object.create(null) as SpawnOptions, rest);
   const shell = (spawnOptions as { shell?: unknown }).shell;
   if (shell !== undefined && shell !== false) {
     throw invalidArgValue('options.shell', 'is not supported: the program runs directly from its clone');

@@ -9,6 +9,7 @@
  * length 0 instead of faulting. After protect('r' | 'rw') `buffer` gives a
  * fresh Buffer; detached ones stay empty.
  */
+import { OPTION_KEYS } from './options.js';
 import { kMaxLength } from 'node:buffer';
 import { binding, type RawRegion } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
@@ -61,9 +62,17 @@ export interface RegionSpec {
   wipe?: boolean;
 }
 
+/** The regions memseal mapped: the only ones a Mapping (or a secret) may wrap. */
+const OURS = new WeakSet<RawRegion>();
+
+/** @internal True for a region mapRegion() made. */
+export function isOwnRegion(region: unknown): boolean {
+  return typeof region === 'object' && region !== null && OURS.has(region as RawRegion);
+}
+
 /** Maps memory through the addon's Region (lib-internal). */
 export function mapRegion(spec: RegionSpec): RawRegion {
-  return new (binding().Region)(
+  const region = new (binding().Region)(
     spec.length,
     protFor(spec.access),
     spec.flags,
@@ -73,6 +82,8 @@ export function mapRegion(spec: RegionSpec): RawRegion {
     spec.pageSize ?? PAGE_SIZE,
     spec.wipe ?? false,
   );
+  OURS.add(region);
+  return region;
 }
 
 export const SEALED_HINT =
@@ -86,22 +97,39 @@ export function explainSealed(err: unknown, sealed: boolean): unknown {
 
 const TOKEN = Symbol('Mapping');
 
-/** Memory mapped by memseal. */
+const NOT_CLONEABLE = Symbol('memseal: a Mapping cannot be cloned or sent to another thread; copy its bytes (mapping.buffer) if that is what you mean');
+
+let wrap: (region: RawRegion, kind: string) => Mapping;
+
+/**
+ * @internal A Mapping over a region memseal mapped (Memfd#map).
+ * @throws MemsealError ERR_MEMSEAL_NOT_OURS for any other region.
+ */
+export function mappingOf(region: RawRegion, kind: string): Mapping {
+  if (!isOwnRegion(region)) throw new MemsealError('ERR_MEMSEAL_NOT_OURS', 'A Mapping can only wrap memory memseal mapped itself');
+  return wrap(region, kind);
+}
+
+/**
+ * Memory mapped by memseal. structuredClone() and postMessage() of a
+ * Mapping throw DataCloneError.
+ */
 export class Mapping {
+  /** Makes structuredClone() and postMessage() throw DataCloneError instead of sending an empty object. */
+  readonly notCloneable: symbol = NOT_CLONEABLE;
   readonly #region: RawRegion;
   readonly #kind: string;
   #view: Buffer | undefined;
 
-  /** @internal Use Mapping.anonymous() or Memfd#map(). */
-  constructor(token: symbol, region: RawRegion, kind: string) {
+  static {
+    wrap = (region, kind) => new Mapping(TOKEN, region, kind);
+  }
+
+  /** Use Mapping.anonymous() or Memfd#map(). */
+  private constructor(token: symbol, region: RawRegion, kind: string) {
     if (token !== TOKEN) throw new TypeError('Illegal constructor: use Mapping.anonymous() or Memfd#map()');
     this.#region = region;
     this.#kind = kind;
-  }
-
-  /** @internal */
-  static fromRegion(region: RawRegion, kind: string): Mapping {
-    return new Mapping(TOKEN, region, kind);
   }
 
   /**
@@ -111,7 +139,7 @@ export class Mapping {
    */
   static anonymous(size: number, options?: AnonymousMappingOptions): Mapping {
     validateInteger(size, 'size', 1, MAX_MAPPING_SIZE);
-    const o = validateOptions<AnonymousMappingOptions>(options, 'options', ['access', 'shared']);
+    const o = validateOptions<AnonymousMappingOptions>(options, 'options', OPTION_KEYS.mappingAnonymous);
     const access = o.access === undefined ? 'rw' : validateOneOf(o.access, 'options.access', ACCESS);
     const shared = o.shared === undefined ? false : validateBoolean(o.shared, 'options.shared');
     const flags = (shared ? constants.MAP_SHARED : constants.MAP_PRIVATE) | constants.MAP_ANONYMOUS;

@@ -5,13 +5,14 @@
  * open, so a closed Memfd gives ERR_MEMSEAL_CLOSED, never an EBADF on a
  * descriptor number the process has since reused.
  */
+import { OPTION_KEYS } from './options.js';
 import { readlinkSync } from 'node:fs';
 import { binding } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
 import { MemsealError, SyscallError, UnsupportedError } from './errors.js';
 import { explainUnavailable } from './features.js';
 import { memfdNoexecSysctl } from './kernel.js';
-import { Mapping, mapRegion, MAX_MAPPING_SIZE } from './mapping.js';
+import { mappingOf, mapRegion, MAX_MAPPING_SIZE, type Mapping } from './mapping.js';
 import { sealBit, sealMask, sealNames, type SealName } from './seals.js';
 import {
   invalidArgType,
@@ -139,14 +140,21 @@ function createError(err: unknown, name: string, mode: ExecMode, huge: boolean):
 
 const TOKEN = Symbol('Memfd');
 
-/** An anonymous in-memory file, with seals. */
+const NOT_CLONEABLE = Symbol('memseal: a Memfd cannot be cloned or sent to another thread; pass its descriptor (memfd.fd) and wrap it there with Memfd.fromFd()');
+
+/**
+ * An anonymous in-memory file, with seals. structuredClone() and
+ * postMessage() of a Memfd throw DataCloneError.
+ */
 export class Memfd {
+  /** Makes structuredClone() and postMessage() throw DataCloneError instead of sending an empty object. */
+  readonly notCloneable: symbol = NOT_CLONEABLE;
   #fd: number;
   readonly #name: string;
   readonly #exec: ExecMode;
 
-  /** @internal Use Memfd.create(), Memfd.from() or Memfd.fromFd(). */
-  constructor(token: symbol, fd: number, name: string, exec: ExecMode) {
+  /** Use Memfd.create(), Memfd.from() or Memfd.fromFd(). */
+  private constructor(token: symbol, fd: number, name: string, exec: ExecMode) {
     if (token !== TOKEN) throw new TypeError('Illegal constructor: use Memfd.create(), Memfd.from() or Memfd.fromFd()');
     this.#fd = fd;
     this.#name = name;
@@ -165,7 +173,7 @@ export class Memfd {
    */
   static create(name: string, options?: MemfdCreateOptions): Memfd {
     validateName(name, 'name');
-    const o = validateOptions<MemfdCreateOptions>(options, 'options', ['exec', 'fallback', 'allowSealing', 'cloexec', 'hugetlb']);
+    const o = validateOptions<MemfdCreateOptions>(options, 'options', OPTION_KEYS.memfdCreate);
     const exec = o.exec === undefined ? 'noexec-seal' : validateOneOf(o.exec, 'options.exec', EXEC_MODES);
     const fallback = o.fallback === undefined ? 'error' : validateOneOf(o.fallback, 'options.fallback', ['error', 'kernel-default'] as const);
     const allowSealing = o.allowSealing === undefined ? true : validateBoolean(o.allowSealing, 'options.allowSealing');
@@ -194,7 +202,7 @@ export class Memfd {
    */
   static from(data: string | ArrayBufferView, options?: MemfdFromOptions): Memfd {
     const bytes = toBytes(data, 'data');
-    const o = validateOptions<MemfdFromOptions>(options, 'options', ['name', 'seals', 'exec', 'fallback']);
+    const o = validateOptions<MemfdFromOptions>(options, 'options', OPTION_KEYS.memfdFrom);
     const name = o.name === undefined ? 'memseal' : validateName(o.name, 'options.name');
     const seals = o.seals === undefined ? (['seal', 'shrink', 'grow', 'write'] as const) : o.seals;
     if (!Array.isArray(seals)) throw invalidArgType('options.seals', 'an array of seal names', seals);
@@ -225,7 +233,7 @@ export class Memfd {
    */
   static fromFd(fd: number, options?: MemfdFromFdOptions): Memfd {
     validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
-    const o = validateOptions<MemfdFromFdOptions>(options, 'options', ['name']);
+    const o = validateOptions<MemfdFromFdOptions>(options, 'options', OPTION_KEYS.memfdFromFd);
     const name = o.name === undefined ? undefined : validateName(o.name, 'options.name');
     const own = binding().dup(fd); // EBADF for a closed descriptor
     try {
@@ -437,7 +445,7 @@ export class Memfd {
    */
   map(options?: MemfdMapOptions): Mapping {
     const fd = this.#checkClosed();
-    const o = validateOptions<MemfdMapOptions>(options, 'options', ['access', 'shared', 'offset', 'length']);
+    const o = validateOptions<MemfdMapOptions>(options, 'options', OPTION_KEYS.memfdMap);
     const access = o.access === undefined ? 'r' : validateOneOf(o.access, 'options.access', ['r', 'rw'] as const);
     const shared = o.shared === undefined ? true : validateBoolean(o.shared, 'options.shared');
     const st = binding().fstat(fd);
@@ -450,7 +458,7 @@ export class Memfd {
     }
     const flags = shared ? constants.MAP_SHARED : constants.MAP_PRIVATE;
     try {
-      return Mapping.fromRegion(mapRegion({ length, access, flags, fd, offset, pageSize }), `memfd '${this.#name}'`);
+      return mappingOf(mapRegion({ length, access, flags, fd, offset, pageSize }), `memfd '${this.#name}'`);
     } catch (err) {
       if (err instanceof SyscallError && err.code === 'EPERM' && shared && access === 'rw') {
         err.addHint("the memfd is sealed against writes: map it with access 'r', or shared: false");

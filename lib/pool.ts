@@ -20,6 +20,7 @@
  * new secret has its arena's access. Keep secrets that need different
  * protection in different pools.
  */
+import { OPTION_KEYS } from './options.js';
 import { randomBytes } from 'node:crypto';
 import { type RawRegion } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
@@ -31,8 +32,9 @@ import {
   MAX_SECRET_SIZE,
   protectRegion,
   sealRegion,
-  withRegionAccess,
+  RegionGate,
   SecretBuffer,
+  secretInHome,
   sourceBytes,
   type SecretBacking,
   type SecretHome,
@@ -130,6 +132,7 @@ class Arena implements SecretHome {
   inUse = 0;
   retiredSlots = 0;
   #unmapped = false;
+  readonly #gate: RegionGate;
 
   constructor(
     readonly core: PoolCore,
@@ -138,6 +141,7 @@ class Arena implements SecretHome {
     const mapped = mapSecretRegion(core.arenaSize, core.fallback, core.backing);
     this.region = mapped.region;
     this.backing = mapped.backing;
+    this.#gate = new RegionGate(this.region, () => this.dead);
     this.#stride = cls.slotSize + CANARY;
     this.slots = Math.floor((core.arenaSize - CANARY) / this.#stride);
     this.#free = new Int32Array(this.slots);
@@ -167,8 +171,12 @@ class Arena implements SecretHome {
     protectRegion(this.region, access);
   }
 
+  open(access: 'r' | 'rw'): () => void {
+    return this.#gate.open(access);
+  }
+
   withAccess<T>(access: 'r' | 'rw', fn: () => T): T {
-    return withRegionAccess(this.region, access, () => this.dead, fn);
+    return this.#gate.withAccess(access, fn);
   }
 
   seal(access: 'r' | 'rw'): void {
@@ -261,7 +269,7 @@ export class SecretPool {
    * @throws TypeError / RangeError for bad options.
    */
   constructor(options?: SecretPoolOptions) {
-    const o = validateOptions<SecretPoolOptions>(options, 'options', ['fallback', 'backing', 'arenaSize']);
+    const o = validateOptions<SecretPoolOptions>(options, 'options', OPTION_KEYS.poolCreate);
     const arenaSize = o.arenaSize === undefined ? DEFAULT_ARENA : validateInteger(o.arenaSize, 'options.arenaSize', PAGE_SIZE, 64 * 1024 * 1024);
     if (arenaSize % PAGE_SIZE !== 0) throw new RangeError(`options.arenaSize must be a multiple of the page size (${PAGE_SIZE})`);
     this.#core = {
@@ -303,7 +311,7 @@ export class SecretPool {
     }
     const offset = arena.take();
     if (arena.full) cls.open.pop();
-    return SecretBuffer.fromHome(arena, offset, size);
+    return secretInHome(arena, offset, size);
   }
 
   #allocLarge(size: number): SecretBuffer {
@@ -319,7 +327,7 @@ export class SecretPool {
    * @throws As {@link SecretPool.alloc}, plus ERR_INVALID_ARG_* for the source.
    */
   from(source: string | ArrayBufferView, options?: SecretPoolFromOptions): SecretBuffer {
-    const o = validateOptions<SecretPoolFromOptions>(options, 'options', ['wipeSource']);
+    const o = validateOptions<SecretPoolFromOptions>(options, 'options', OPTION_KEYS.poolFrom);
     const src = sourceBytes(source, o.wipeSource);
     const secret = this.alloc(src.bytes.byteLength);
     try {

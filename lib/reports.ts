@@ -11,6 +11,7 @@
  * names may vary (`kernel.release` or `kernel`, `cases` or `results`), each
  * accepted spelling is listed below.
  */
+import { ownData } from './validate.js';
 import { readFileSync } from 'node:fs';
 
 export type ReportKind = 'conform' | 'probe';
@@ -169,7 +170,9 @@ function readFailure(json: Json): Report | null {
 }
 
 /** Reads one parsed report; throws when it is neither a conform nor a probe report. */
-export function readReport(json: unknown): Report {
+export function readReport(input: unknown): Report {
+  // Own fields only: a field the report lacks never reads as something inherited.
+  const json = ownData(input);
   if (!isObject(json)) throw new Error('a report is a JSON object');
   const failed = readFailure(json);
   if (failed !== null) return failed;

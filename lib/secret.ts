@@ -19,13 +19,14 @@
  * whose secrets are SecretBuffers too.
  */
 import { constants as osConstants } from 'node:os';
+import { OPTION_KEYS } from './options.js';
 import { binding, type RawRegion } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
 import { MemlockLimitError, MemsealError, SyscallError, UnsupportedError } from './errors.js';
 import { explainUnavailable } from './features.js';
 import { procStatusField } from './kernel.js';
 import { explainSealed, mapRegion, protFor, type Access } from './mapping.js';
-import { invalidArgType, invalidArgValue, outOfRange, toBytes, validateBoolean, validateFunction, validateInteger, validateOneOf, validateOptions } from './validate.js';
+import { invalidArgType, invalidArgValue, outOfRange, toBytes, validateBoolean, validateFunction, validateInteger, validateLiveView, validateOneOf, validateOptions } from './validate.js';
 
 /** Where a secret's bytes live: memfd_secret memory, or locked anonymous memory. */
 export type SecretBacking = 'secretmem' | 'mlock';
@@ -102,7 +103,13 @@ export interface SecretHome {
   readonly dead: boolean;
   protect(access: Access): void;
   seal(access: 'r' | 'rw'): void;
-  /** Runs `fn` with the protection at least `access`, then restores the one before (also when `fn` throws). */
+  /**
+   * Raises the protection to at least `access` until the returned function
+   * is called. Overlapping opens are counted: the protection from before the
+   * first is restored when the last one closes.
+   */
+  open(access: 'r' | 'rw'): () => void;
+  /** Runs `fn` between open(access) and its close (also when `fn` throws). */
   withAccess<T>(access: 'r' | 'rw', fn: () => T): T;
   /** Gives one secret's bytes back (wipe, then unmap or free the slot). Called once per ticket. */
   release(ticket: Ticket, finalizing: boolean): void;
@@ -147,17 +154,47 @@ export function protectRegion(region: RawRegion, access: Access): void {
 }
 
 /**
- * @internal Runs `fn` with at least `access` on the region, and puts the
- * protection back afterwards unless the home was released meanwhile.
+ * @internal The temporary access of one region (a secret's own mapping, or
+ * a pool arena), counted: overlapping opens, sync or async, raise the
+ * protection as far as the widest asks, and the protection from before the
+ * first open comes back when the last one closes, unless the home was
+ * released meanwhile.
  */
-export function withRegionAccess<T>(region: RawRegion, access: 'r' | 'rw', released: () => boolean, fn: () => T): T {
-  const before = region.prot;
-  if (allows(accessOf(before), access) || region.sealed) return fn();
-  protectRegion(region, access);
-  try {
-    return fn();
-  } finally {
-    if (!released()) region.protect(before);
+export class RegionGate {
+  /** Open uses asking for 'r' and for 'rw'. */
+  readonly #opens = { r: 0, rw: 0 };
+  #before = 0;
+
+  constructor(
+    readonly region: RawRegion,
+    readonly released: () => boolean,
+  ) {}
+
+  open(access: 'r' | 'rw'): () => void {
+    const region = this.region;
+    if (this.#opens.r + this.#opens.rw === 0) this.#before = region.prot;
+    if (!allows(accessOf(region.prot), access) && !region.sealed) protectRegion(region, access);
+    this.#opens[access]++;
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      this.#opens[access]--;
+      if (this.released() || region.sealed) return;
+      // The protection from before, or what the uses still open need, whichever is wider.
+      const needed = this.#opens.rw > 0 ? 'rw' : this.#opens.r > 0 ? 'r' : undefined;
+      const target = needed === undefined || allows(accessOf(this.#before), needed) ? this.#before : protFor(needed);
+      if (region.prot !== target) region.protect(target);
+    };
+  }
+
+  withAccess<T>(access: 'r' | 'rw', fn: () => T): T {
+    const close = this.open(access);
+    try {
+      return fn();
+    } finally {
+      close();
+    }
   }
 }
 
@@ -268,6 +305,12 @@ function mapLocked(length: number): RawRegion {
  * and write, following the fallback rules of {@link SecretBufferOptions}.
  */
 export function mapSecretRegion(length: number, fallback: 'error' | 'mlock', backing: SecretBacking): { region: RawRegion; backing: SecretBacking } {
+  const mapped = mapSecretRegionOnce(length, fallback, backing);
+  SECRET_REGIONS.add(mapped.region);
+  return mapped;
+}
+
+function mapSecretRegionOnce(length: number, fallback: 'error' | 'mlock', backing: SecretBacking): { region: RawRegion; backing: SecretBacking } {
   if (backing === 'secretmem') {
     try {
       return { region: mapSecretmem(length), backing: 'secretmem' };
@@ -283,8 +326,8 @@ export function mapSecretRegion(length: number, fallback: 'error' | 'mlock', bac
 }
 
 /** @internal Validates the options alloc() and from() share. */
-export function secretOptions(options: unknown, extra: readonly string[] = []): { fallback: 'error' | 'mlock'; backing: SecretBacking; access: Access; rest: Record<string, unknown> } {
-  const o = validateOptions<Record<string, unknown>>(options, 'options', ['fallback', 'backing', 'access', ...extra]);
+export function secretOptions(options: unknown, known: readonly string[] = OPTION_KEYS.secretAlloc): { fallback: 'error' | 'mlock'; backing: SecretBacking; access: Access; rest: Record<string, unknown> } {
+  const o = validateOptions<Record<string, unknown>>(options, 'options', known);
   return {
     fallback: o.fallback === undefined ? 'error' : validateOneOf(o.fallback, 'options.fallback', ['error', 'mlock'] as const),
     backing: o.backing === undefined ? 'secretmem' : validateOneOf(o.backing, 'options.backing', ['secretmem', 'mlock'] as const),
@@ -309,11 +352,13 @@ const counters = { live: 0, lockedBytes: 0, sealed: 0, sealedBytes: 0 };
 class OwnHome implements SecretHome {
   readonly pooled = false;
   #released = false;
+  readonly #gate: RegionGate;
 
   constructor(
     readonly region: RawRegion,
     readonly backing: SecretBacking,
   ) {
+    this.#gate = new RegionGate(region, () => this.#released);
     counters.live++;
     counters.lockedBytes += region.mappedLength;
   }
@@ -326,8 +371,12 @@ class OwnHome implements SecretHome {
     protectRegion(this.region, access);
   }
 
+  open(access: 'r' | 'rw'): () => void {
+    return this.#gate.open(access);
+  }
+
   withAccess<T>(access: 'r' | 'rw', fn: () => T): T {
-    return withRegionAccess(this.region, access, () => this.#released, fn);
+    return this.#gate.withAccess(access, fn);
   }
 
   seal(access: 'r' | 'rw'): void {
@@ -355,6 +404,24 @@ class OwnHome implements SecretHome {
 
 const TOKEN = Symbol('SecretBuffer');
 
+let adopt: (home: SecretHome, offset: number, length: number) => SecretBuffer;
+
+/** The regions mapSecretRegion() mapped: the only memory a pooled secret may live in. */
+const SECRET_REGIONS = new WeakSet<RawRegion>();
+
+/**
+ * @internal A SecretBuffer over `length` bytes at `offset` of a pool arena.
+ * @throws MemsealError ERR_MEMSEAL_NOT_OURS unless the home's memory is
+ *   secret memory memseal mapped and the range lies inside it.
+ */
+export function secretInHome(home: SecretHome, offset: number, length: number): SecretBuffer {
+  const region = (home as { region?: unknown } | null)?.region as RawRegion | undefined;
+  if (region === undefined || !SECRET_REGIONS.has(region) || !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 1 || offset + length > region.length) {
+    throw new MemsealError('ERR_MEMSEAL_NOT_OURS', 'A SecretBuffer can only live in secret memory memseal mapped itself');
+  }
+  return adopt(home, offset, length);
+}
+
 const NOT_CLONEABLE = Symbol(
   // At most 128 characters: newer V8 cuts longer descriptions out of the DataCloneError message.
   'memseal: a SecretBuffer cannot be cloned or sent to another thread; copy its bytes out with read() if that is what you mean',
@@ -375,6 +442,23 @@ class SecretView extends Uint8Array {
   }
 }
 Object.setPrototypeOf(SecretView.prototype, Buffer.prototype);
+
+function useAccess(options: unknown): 'r' | 'rw' {
+  const o = validateOptions<SecretUseOptions>(options, 'options', OPTION_KEYS.secretUse);
+  return o.access === undefined ? 'r' : validateOneOf(o.access, 'options.access', ['r', 'rw'] as const);
+}
+
+/** A promise or any object with a then() method. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function asyncCallbackError(): MemsealError {
+  return new MemsealError(
+    'ERR_MEMSEAL_ASYNC_CALLBACK',
+    "The callback given to use() returned a promise: after its first await the secret's Buffer would read as 0 bytes. Use useAsync() for an async callback (the access was restored)",
+  );
+}
 
 function noExternalBuffers(): MemsealError {
   return new MemsealError(
@@ -406,16 +490,15 @@ export class SecretBuffer {
   #buffer: Buffer | undefined = undefined;
   #disposed = false;
 
-  /** @internal Use SecretBuffer.alloc(), SecretBuffer.from() or a SecretPool. */
-  constructor(token: symbol, home: SecretHome, offset: number, length: number) {
+  static {
+    adopt = (home, offset, length) => new SecretBuffer(TOKEN, home, offset, length);
+  }
+
+  /** Use SecretBuffer.alloc(), SecretBuffer.from() or a SecretPool. */
+  private constructor(token: symbol, home: SecretHome, offset: number, length: number) {
     if (token !== TOKEN) throw new TypeError('Illegal constructor: use SecretBuffer.alloc(), SecretBuffer.from() or a SecretPool');
     this.#ticket = { home, offset, length, view: undefined };
     registry.register(this, this.#ticket, this.#ticket);
-  }
-
-  /** @internal A SecretBuffer over `length` bytes at `offset` of `home`. */
-  static fromHome(home: SecretHome, offset: number, length: number): SecretBuffer {
-    return new SecretBuffer(TOKEN, home, offset, length);
   }
 
   /**
@@ -459,7 +542,7 @@ export class SecretBuffer {
    * @throws As {@link SecretBuffer.alloc}.
    */
   static from(source: string | ArrayBufferView, options?: SecretBufferFromOptions): SecretBuffer {
-    const o = secretOptions(options, ['wipeSource']);
+    const o = secretOptions(options, OPTION_KEYS.secretFrom);
     const src = sourceBytes(source, o.rest.wipeSource);
     const secret = SecretBuffer.#alloc(src.bytes.byteLength, o.fallback, o.backing, 'rw');
     secret.write(src.bytes);
@@ -509,8 +592,10 @@ export class SecretBuffer {
 
   /**
    * A Buffer over the secret memory itself (no copy). After dispose() or
-   * protect('none') it is detached and reads as length 0; get it again
-   * after protect('r' | 'rw'). Writing through it while the access is 'r'
+   * protect('none') (also the one use() makes on its way out) it is
+   * detached: it reads as length 0, never faults, and memseal's functions
+   * refuse it (ERR_MEMSEAL_DETACHED) rather than take it for empty bytes;
+   * get it again after protect('r' | 'rw'). Writing through it while the access is 'r'
    * is a fault the kernel answers with SIGSEGV.
    * @throws MemsealError ERR_MEMSEAL_DISPOSED, ERR_MEMSEAL_NO_ACCESS (access
    *   'none'), ERR_MEMSEAL_NO_EXTERNAL_BUFFERS (a runtime or build without
@@ -584,35 +669,42 @@ export class SecretBuffer {
    * it is readable only inside use(), and back to 'none' afterwards, so a
    * stray Buffer or bug elsewhere cannot reach it. `fn` gets the zero-copy
    * Buffer, or, in a runtime without external buffers, a temporary copy that
-   * is written back (for 'rw') and zeroed afterwards. `fn` must be
-   * synchronous: the Buffer is detached (or wiped) once the access is 'none'
-   * again. Nesting is fine. On a pooled secret the whole arena is opened and
-   * restored; on a sealed one nothing changes.
+   * is written back (for 'rw') and zeroed afterwards.
+   *
+   * `fn` must be synchronous: once the access is 'none' again its Buffer is
+   * detached (length 0), so an `async` callback would go on after its first
+   * `await` with an empty key. A callback that returns a promise (or any
+   * thenable) is refused: the access is restored, then
+   * ERR_MEMSEAL_ASYNC_CALLBACK is thrown. Use {@link SecretBuffer.useAsync}
+   * for async work.
+   *
+   * Uses nest and overlap (with each other and with useAsync()): the access
+   * from before the first comes back when the last one ends. On a pooled
+   * secret the whole arena is opened and restored; on a sealed one nothing
+   * changes.
    * @returns What `fn` returns.
    * @throws MemsealError ERR_MEMSEAL_DISPOSED; ERR_MEMSEAL_NO_ACCESS when a
-   *   sealed secret lacks the access asked for.
+   *   sealed secret lacks the access asked for; ERR_MEMSEAL_ASYNC_CALLBACK
+   *   when `fn` returns a promise or thenable.
    */
   use<T>(fn: (bytes: Buffer) => T, options?: SecretUseOptions): T {
     validateFunction(fn, 'fn');
-    const o = validateOptions<SecretUseOptions>(options, 'options', ['access']);
-    const access = o.access === undefined ? 'r' : validateOneOf(o.access, 'options.access', ['r', 'rw'] as const);
+    const access = useAccess(options);
     const t = this.#check();
+    const close = t.home.open(access);
     try {
-      return t.home.withAccess(access, () => {
-        this.#readable(t, access === 'rw');
-        if (externalBuffers) {
-          let view: Buffer | undefined;
-          try {
-            view = this.#view(t);
-          } catch (err) {
-            if ((err as { code?: unknown }).code !== 'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS') throw err;
-          }
-          if (view !== undefined) return fn(view);
-        }
-        return this.#useCopy(t, fn, access);
-      });
+      this.#readable(t, access === 'rw');
+      const view = this.#zeroCopy(t);
+      const result = view === undefined ? this.#useCopy(t, fn, access) : fn(view);
+      if (isThenable(result)) {
+        // Its rejection would otherwise surface as an unhandled rejection.
+        if (result instanceof Promise) result.catch(() => undefined);
+        throw asyncCallbackError(); // the finally below restores the access first
+      }
+      return result;
     } finally {
-      if (!t.home.dead && t.home.region.prot === constants.PROT_NONE) this.#buffer = undefined;
+      close();
+      this.#forgetDetached(t);
     }
   }
 
@@ -621,11 +713,62 @@ export class SecretBuffer {
     try {
       t.home.region.read(t.offset, temp, 0, t.length);
       const result = fn(temp);
+      if (isThenable(result)) return result; // use() refuses it; nothing to write back
       if (access === 'rw' && !this.disposed) t.home.region.write(t.offset, temp, 0, t.length);
       return result;
     } finally {
       temp.fill(0);
     }
+  }
+
+  /**
+   * As {@link SecretBuffer.use}, for an async `fn`: the access stays open
+   * until the promise `fn` returns settles, then the access from before is
+   * restored (when no other use is still open). The Buffer is valid until
+   * then, across every `await` inside `fn`. While it is open, any code in
+   * this thread can read the secret, so keep the awaited work short.
+   * @returns A promise of what `fn` resolves to; it rejects with what `fn`
+   *   throws or rejects with, and with the errors of use() (never thrown
+   *   synchronously).
+   */
+  async useAsync<T>(fn: (bytes: Buffer) => T | PromiseLike<T>, options?: SecretUseOptions): Promise<Awaited<T>> {
+    validateFunction(fn, 'fn');
+    const access = useAccess(options);
+    const t = this.#check();
+    const close = t.home.open(access);
+    try {
+      this.#readable(t, access === 'rw');
+      const view = this.#zeroCopy(t);
+      if (view !== undefined) return await fn(view);
+      const temp = Buffer.alloc(t.length);
+      try {
+        t.home.region.read(t.offset, temp, 0, t.length);
+        const result = await fn(temp);
+        if (access === 'rw' && !this.disposed) t.home.region.write(t.offset, temp, 0, t.length);
+        return result;
+      } finally {
+        temp.fill(0);
+      }
+    } finally {
+      close();
+      this.#forgetDetached(t);
+    }
+  }
+
+  /** The zero-copy Buffer, or undefined in a runtime without external buffers. */
+  #zeroCopy(t: Ticket): Buffer | undefined {
+    if (!externalBuffers) return undefined;
+    try {
+      return this.#view(t);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS') throw err;
+      return undefined;
+    }
+  }
+
+  /** Drops the cached Buffer once the access is 'none' again (it was detached). */
+  #forgetDetached(t: Ticket): void {
+    if (!t.home.dead && t.home.region.prot === constants.PROT_NONE) this.#buffer = undefined;
   }
 
   /**
@@ -636,6 +779,7 @@ export class SecretBuffer {
    */
   read(target: ArrayBufferView, offset = 0): number {
     if (!ArrayBuffer.isView(target)) throw invalidArgType('target', 'a Buffer, TypedArray or DataView', target);
+    validateLiveView(target, 'target');
     const t = this.#check();
     validateInteger(offset, 'offset', 0, t.length);
     this.#readable(t, false);
@@ -651,6 +795,7 @@ export class SecretBuffer {
    */
   write(source: ArrayBufferView, offset = 0): number {
     if (!ArrayBuffer.isView(source)) throw invalidArgType('source', 'a Buffer, TypedArray or DataView', source);
+    validateLiveView(source, 'source');
     const t = this.#check();
     validateInteger(offset, 'offset', 0, t.length);
     if (source.byteLength > t.length - offset) {
@@ -677,6 +822,7 @@ export class SecretBuffer {
       return t.home.region.compare(t.offset, u.home.region, u.offset, t.length);
     }
     if (!ArrayBuffer.isView(other)) throw invalidArgType('other', 'a SecretBuffer, Buffer, TypedArray or DataView', other);
+    validateLiveView(other, 'other');
     if (other.byteLength !== t.length) return false;
     this.#readable(t, false);
     return t.home.region.compare(t.offset, other, 0, t.length);
@@ -697,7 +843,7 @@ export class SecretBuffer {
    * @throws MemsealError ERR_MEMSEAL_DISPOSED.
    */
   seal(options?: SecretSealOptions): void {
-    const o = validateOptions<SecretSealOptions>(options, 'options', ['access']);
+    const o = validateOptions<SecretSealOptions>(options, 'options', OPTION_KEYS.secretSeal);
     const access = o.access === undefined ? 'r' : validateOneOf(o.access, 'options.access', ['r', 'rw'] as const);
     this.#check().home.seal(access);
   }

@@ -5,6 +5,7 @@
  * RangeError ERR_OUT_OF_RANGE.
  */
 import { inspect } from 'node:util';
+import { MemsealError } from './errors.js';
 
 type CodedTypeError = TypeError & { code: string };
 type CodedRangeError = RangeError & { code: string };
@@ -76,11 +77,38 @@ export function validateOneOf<T extends string>(value: unknown, name: string, al
 }
 
 /**
+ * The own enumerable properties of an options object, copied into an object
+ * with no prototype. Whatever the prototype chain carries (a polluted
+ * Object.prototype included) is never read as an option.
+ */
+export function ownOptions(value: object): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(value)) out[key] = (value as Record<string, unknown>)[key];
+  return out;
+}
+
+/**
+ * A deep copy of parsed JSON (or any plain data) whose objects have no
+ * prototype, so that reading a field the data lacks gives undefined, never
+ * a value planted on Object.prototype.
+ */
+export function ownData(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(ownData);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(value)) out[key] = ownData((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+/**
  * An options object (or undefined, giving {}), with no keys beyond `known`.
  * Unknown keys are refused so a misspelt option never silently does nothing.
+ * Only own properties count (Object.hasOwn): an option inherited from the
+ * prototype chain is ignored, so a polluted Object.prototype cannot change
+ * a default. The result has no prototype.
  */
 export function validateOptions<T extends object>(value: unknown, name: string, known: readonly (keyof T & string)[]): Partial<T> {
-  if (value === undefined) return {};
+  if (value === undefined) return Object.create(null) as Partial<T>;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidArgType(name, 'of type object', value);
   }
@@ -89,15 +117,51 @@ export function validateOptions<T extends object>(value: unknown, name: string, 
       throw invalidArgValue(`${name}.${key}`, `is not a known option (known: ${known.join(', ')})`);
     }
   }
-  return value as Partial<T>;
+  return ownOptions(value) as Partial<T>;
 }
 
-/** A Buffer, TypedArray or DataView, or a string (UTF-8); returned as bytes. */
+/**
+ * True for a view whose memory is gone: its ArrayBuffer was detached (a
+ * SecretBuffer's Buffer kept past use(), protect('none') or dispose(); an
+ * unmapped Mapping's Buffer; a transferred ArrayBuffer). Such a view reads
+ * as zero bytes, which memseal refuses to take for an empty input.
+ */
+export function isDetachedView(view: ArrayBufferView): boolean {
+  let length: number;
+  try {
+    length = view.byteLength; // a DataView over a detached buffer throws
+  } catch {
+    return true;
+  }
+  if (length !== 0) return false;
+  const buffer = view.buffer as ArrayBufferLike & { detached?: unknown };
+  if (typeof buffer.detached === 'boolean') return buffer.detached; // Node 22+
+  try {
+    buffer.slice(0, 0); // throws on a detached ArrayBuffer
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Throws ERR_MEMSEAL_DETACHED for a view whose memory is gone (see {@link isDetachedView}). */
+export function validateLiveView(view: ArrayBufferView, name: string): void {
+  if (isDetachedView(view)) {
+    throw new MemsealError(
+      'ERR_MEMSEAL_DETACHED',
+      `The "${name}" argument is a view of memory that is gone (its ArrayBuffer is detached: a SecretBuffer's Buffer kept past use(), protect('none') or dispose(), or an unmapped Mapping's): it would read as 0 bytes. Get a fresh Buffer`,
+    );
+  }
+}
+
+/**
+ * A Buffer, TypedArray or DataView, or a string (UTF-8); returned as bytes.
+ * @throws MemsealError ERR_MEMSEAL_DETACHED for a detached view.
+ */
 export function toBytes(value: unknown, name: string): Uint8Array {
   if (typeof value === 'string') return Buffer.from(value, 'utf8');
   if (ArrayBuffer.isView(value)) {
-    // A view over a detached buffer (an unmapped Mapping) is zero bytes.
-    if (value.byteLength === 0) return new Uint8Array(0);
+    validateLiveView(value, name);
     return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   }
   throw invalidArgType(name, 'a string, Buffer, TypedArray or DataView', value);

@@ -2,8 +2,72 @@
 // Installs the system packages the test suite needs, with apt-get, when they
 // are missing and this process can install them (root on Debian). Each entry:
 // a command that must exist, and the Debian package that provides it.
+//
+// Another apt or dpkg run (unattended-upgrades, a parallel setup) holds the
+// dpkg lock for a while: wait for it, saying so, instead of failing.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+export const DPKG_LOCK = '/var/lib/dpkg/lock-frontend';
+const LOCK_TIMEOUT_S = 600;
+
+/**
+ * The pids holding a lock (POSIX, as apt and dpkg take, or flock) on `file`,
+ * read from /proc/locks; [] when none or the file does not exist.
+ */
+export function lockHolders(file) {
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    return [];
+  }
+  const ino = String(st.ino);
+  const holders = [];
+  for (const line of readFileSync('/proc/locks', 'utf8').split('\n')) {
+    // "1: POSIX  ADVISORY  WRITE 1234 08:01:56789 0 EOF" (blocked waiters carry "->")
+    const f = line.trim().split(/\s+/);
+    if (f.length < 6 || f[1] === '->') continue;
+    const id = f[5].split(':');
+    if (id[2] === ino) holders.push(Number(f[4]));
+  }
+  return holders;
+}
+
+function sleep(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function processName(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
+
+/**
+ * Waits until nothing holds a lock on `lockFile`, printing what holds it
+ * (once, then every 30 s). Returns the milliseconds waited; throws after
+ * `timeoutMs`.
+ */
+export function waitForDpkgLock({ lockFile = DPKG_LOCK, timeoutMs = LOCK_TIMEOUT_S * 1000, pollMs = 1000, log = console.log } = {}) {
+  const start = Date.now();
+  let lastSaid = -Infinity;
+  for (;;) {
+    const holders = lockHolders(lockFile);
+    const waited = Date.now() - start;
+    if (holders.length === 0) return waited;
+    if (waited > timeoutMs) throw new Error(`${lockFile} is still locked after ${Math.round(waited / 1000)} s (by ${holders.join(', ')})`);
+    if (waited - lastSaid >= 30_000) {
+      const who = holders.map((pid) => `${processName(pid)} (pid ${pid})`).join(', ');
+      log(`memseal: waiting for the dpkg lock ${lockFile}, held by ${who}${waited > 0 ? `; ${Math.round(waited / 1000)} s so far` : ''}`);
+      lastSaid = waited;
+    }
+    sleep(pollMs);
+  }
+}
 
 const NEEDS = [
   { command: 'clang-format', pkg: 'clang-format' },
@@ -24,15 +88,24 @@ function has(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
-const missing = NEEDS.filter((n) => !has(n.command)).map((n) => n.pkg);
-if (missing.length === 0) process.exit(0);
-if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
-  console.warn(`memseal: missing ${missing.join(', ')}; install them (apt-get install ${missing.join(' ')}) to run every test`);
-  process.exit(0);
+function main() {
+  const missing = NEEDS.filter((n) => !has(n.command)).map((n) => n.pkg);
+  if (missing.length === 0) return 0;
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+    console.warn(`memseal: missing ${missing.join(', ')}; install them (apt-get install ${missing.join(' ')}) to run every test`);
+    return 0;
+  }
+  console.log(`memseal: installing ${missing.join(', ')} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // Wait here (with a message) and let apt-get wait too: the lock can be
+  // taken again between the two.
+  waitForDpkgLock();
+  const lockWait = ['-o', `DPkg::Lock::Timeout=${LOCK_TIMEOUT_S}`];
+  const update = spawnSync('apt-get', [...lockWait, 'update', '-qq'], { stdio: 'inherit', env });
+  if (update.status !== 0) return update.status ?? 1;
+  waitForDpkgLock();
+  const install = spawnSync('apt-get', [...lockWait, 'install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  return install.status ?? 1;
 }
-console.log(`memseal: installing ${missing.join(', ')} with apt-get`);
-const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-if (update.status !== 0) process.exit(update.status ?? 1);
-const install = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
-process.exit(install.status ?? 1);
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) process.exit(main());

@@ -17,10 +17,14 @@
 //      that never load the addon in this process (VM, container, packaging)
 //   8. vitest on each older supported Node (22, 24), leaving out the same
 //      files: they run once, above. The addon is N-API: one build serves all.
+//   9. vitest again with a hostile value on Object.prototype for every
+//      option name memseal reads (MEMSEAL_POLLUTE_PROTOTYPE=1, see
+//      test/helpers/pollute.ts), on the same files less the CLI fuzz run:
+//      an option read through the prototype chain shows up as a failure
 //
 // Each vitest pass prints its time. Arguments after `--` go to vitest (e.g.
 // `npm test -- test/memfd.test.ts`, on the newest Node), and then steps 1, 2,
-// 4, 7 and 8 are skipped.
+// 4, 7, 8 and 9 are skipped.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,6 +152,7 @@ if (!focused) {
   must('build with sanitizers', process.execPath, ['scripts/build.mjs', '--native', '--variant=sanitize']);
   add('sanitizer run', vitestRun('vitest under AddressSanitizer and UndefinedBehaviorSanitizer', newest, ONCE, sanitizerEnv()));
   for (const node of supported.slice(0, -1)) add(`node ${node.major} run`, vitestRun(`vitest on Node ${node.major}`, node, ONCE, {}));
+  add('polluted-prototype run', vitestRun('vitest with a polluted Object.prototype', newest, [...ONCE, '--exclude', 'test/cli-fuzz.test.ts'], { MEMSEAL_POLLUTE_PROTOTYPE: '1' }));
 }
 console.log(`\n${passTimes.join('\n')}`);
 if (!glibcOk) totals.failed += 1;

@@ -490,6 +490,11 @@ describe('runtimes without external buffers', () => {
       expect(r.json.afterRw).toBe('COrrect horse battery staple');
       expect(r.json.equals).toBe(true);
       expect(r.json.pool).toEqual({ buffer: 'ERR_MEMSEAL_NO_EXTERNAL_BUFFERS', use: 'pooled', equals: true });
+      // useAsync: the temporary lives across the await, is written back for 'rw', then wiped.
+      expect(r.json.useAsync).toBe('CORrect horse battery staple');
+      expect(r.json.tempAfterUseAsync).toBe('00'.repeat(28));
+      expect(r.json.afterUseAsync).toBe('CORrect horse battery staple');
+      expect(r.json.accessAfterUseAsync).toBe('r');
     },
   );
 });

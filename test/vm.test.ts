@@ -358,7 +358,7 @@ describe("memseal vm on Debian's 6.1 cloud kernel", () => {
 describe('memseal vm errors that need no boot', () => {
   it('a missing kernel image is named', () => {
     const r = memseal(['vm', '--quiet', '--kernel', join(work, 'no-such-vmlinuz')], { MEMSEAL_VM_ACCEL: 'tcg' });
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2); // a usage error, found before any boot
     expect(r.stderr).toMatch(/kernel image .*no-such-vmlinuz does not exist \(memseal vm --kernel debian:6\.1 fetches/);
   });
 

@@ -1,25 +1,86 @@
 /**
  * `memseal conform [--json | --junit FILE | --tap] [--filter PATTERN] [--list] [--strict] [--verbose]`:
- * runs the conformance catalog against this kernel. Exits 1 when a case
- * fails or breaks (or, with --strict, deviates), 0 otherwise.
+ * runs the conformance catalog against this kernel. Exit statuses: see
+ * lib/cli/exit.ts (1 when a case fails or breaks, or, with --strict,
+ * deviates; 2 for a usage error, found before anything runs).
  */
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CATALOG } from '../conformance/index.js';
 import { rangeText } from '../conformance/expect.js';
 import { renderJson, renderJunit, renderTable, renderTap, sourceText, summaryLine } from '../conformance/report.js';
 import { matchesFilter, reportFailed, runConformance } from '../conformance/run.js';
+import type { Case } from '../conformance/types.js';
+import { EXIT, EXIT_CODES_HELP, UsageError } from './exit.js';
 import { painter, table, useColour } from './format.js';
 
-function list(filter: string | undefined, colour: boolean): string {
+export const FILTER_HELP = `PATTERN is a comma-separated list; a case runs when its id matches any
+entry. An entry without '*' matches ids that contain it ('mseal.munmap');
+one with '*' is a glob over the whole id, '*' standing for any run of
+characters ('seals.*.busy', 'memfd.*'). Spaces around entries are ignored.
+A PATTERN that matches no case is a usage error. --list shows the ids.`;
+
+export const CONFORM_HELP = `Usage: memseal conform [--json | --junit FILE | --tap] [--filter PATTERN] [--list] [--strict] [--verbose]
+
+Runs the conformance catalog against this kernel and prints a table (or a
+JSON report, JUnit XML to FILE, or TAP).
+
+  --json            the report as JSON on stdout (with --list: the cases)
+  --junit FILE      JUnit XML to FILE (its directory must exist and be writable)
+  --tap             TAP version 13 on stdout
+  --filter PATTERN  only the matching cases (below)
+  --list            list the cases, do not run them
+  --strict          a deviation fails the run
+  -v, --verbose     also each non-passing case's sources
+  -h, --help        this help
+
+${FILTER_HELP}
+
+${EXIT_CODES_HELP}`;
+
+function listCases(cases: readonly Case[], colour: boolean, json: boolean): string {
+  if (json) {
+    const out = cases.map((c) => ({ id: c.id, family: c.family, title: c.title, expect: c.expect.map(rangeText), source: c.source.map(sourceText) }));
+    return `${JSON.stringify(out, null, 2)}\n`;
+  }
   const paint = painter(colour);
-  const rows = CATALOG.filter((c) => matchesFilter(c.id, filter)).map((c) => [
-    c.id,
-    paint('dim', c.family),
-    c.title,
-    paint('dim', c.expect.map(rangeText).join('; ')),
-  ]);
+  const rows = cases.map((c) => [c.id, paint('dim', c.family), c.title, paint('dim', c.expect.map(rangeText).join('; '))]);
   return `${table(rows)}\n${rows.length} cases\n`;
+}
+
+/** Throws a UsageError unless FILE can be created or overwritten: its directory exists and is writable. */
+export function checkOutputFile(file: string, option: string): void {
+  if (file === '') throw new UsageError(`${option} needs a file name`);
+  const path = resolve(file);
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    st = undefined;
+  }
+  if (st !== undefined) {
+    if (st.isDirectory()) throw new UsageError(`${option} ${file}: is a directory`);
+    try {
+      accessSync(path, fsConstants.W_OK);
+    } catch {
+      throw new UsageError(`${option} ${file}: the file is not writable`);
+    }
+    return;
+  }
+  const dir = dirname(path);
+  let dirStat;
+  try {
+    dirStat = statSync(dir);
+  } catch {
+    throw new UsageError(`${option} ${file}: the directory ${dir} does not exist`);
+  }
+  if (!dirStat.isDirectory()) throw new UsageError(`${option} ${file}: ${dir} is not a directory`);
+  try {
+    accessSync(dir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch {
+    throw new UsageError(`${option} ${file}: the directory ${dir} is not writable`);
+  }
 }
 
 export async function runConform(argv: string[]): Promise<number> {
@@ -33,27 +94,40 @@ export async function runConform(argv: string[]): Promise<number> {
       list: { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
-  if ([values.json, values.tap, values.junit !== undefined].filter(Boolean).length > 1) {
-    process.stderr.write('memseal conform: choose one of --json, --junit FILE, --tap\n');
-    return 2;
+  if (values.help) {
+    process.stdout.write(CONFORM_HELP);
+    return EXIT.ok;
   }
+  if ([values.json, values.tap, values.junit !== undefined].filter(Boolean).length > 1) {
+    throw new UsageError('choose one of --json, --junit FILE, --tap');
+  }
+  if (values.list && (values.tap || values.junit !== undefined)) throw new UsageError('--list prints a table, or JSON with --json; not TAP or JUnit');
+  const selected = CATALOG.filter((c) => matchesFilter(c.id, values.filter));
+  if (selected.length === 0) throw new UsageError(`--filter '${values.filter ?? ''}' matches no case (see --list, and --help for the syntax)`);
+  if (values.junit !== undefined) checkOutputFile(values.junit, '--junit');
   const colour = useColour();
   if (values.list) {
-    process.stdout.write(list(values.filter, colour));
-    return 0;
+    process.stdout.write(listCases(selected, colour, values.json));
+    return EXIT.ok;
   }
   const report = await runConformance({ filter: values.filter, strict: values.strict });
   if (values.json) process.stdout.write(renderJson(report));
   else if (values.tap) process.stdout.write(renderTap(report));
   else if (values.junit !== undefined) {
-    writeFileSync(values.junit, renderJunit(report));
+    try {
+      writeFileSync(values.junit, renderJunit(report));
+    } catch (err) {
+      process.stderr.write(`memseal conform: writing ${values.junit} failed: ${(err as Error).message}\n`);
+      return EXIT.broken;
+    }
     process.stdout.write(`${summaryLine(report)}\nJUnit report written to ${values.junit}\n`);
   } else process.stdout.write(renderTable(report, colour, values.verbose));
   if (values.verbose && !values.json && !values.tap) {
     for (const c of report.cases.filter((x) => x.status !== 'pass')) process.stdout.write(`${c.id}: ${c.source.map(sourceText).join('; ')}\n`);
   }
-  return reportFailed(report) ? 1 : 0;
+  return reportFailed(report) ? EXIT.failed : EXIT.ok;
 }

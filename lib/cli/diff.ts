@@ -6,7 +6,20 @@
  */
 import { parseArgs } from 'node:util';
 import { diffReports, readReportFile, type Report, type ReportDiff, type ReportEntry, type ReportFacts } from '../reports.js';
+import { EXIT, EXIT_CODES_HELP, UsageError } from './exit.js';
 import { painter, table, useColour } from './format.js';
+
+export const DIFF_HELP = `Usage: memseal diff A.json B.json [--json]
+
+The cases (or features) whose status or observed outcome differ between two
+reports saved with --json (conform, probe or vm): one kernel against
+another, a host against a container. A report that cannot be read is a
+usage error (status 2, as diff(1) gives for trouble).
+
+  --json      the differences as JSON
+  -h, --help  this help
+
+${EXIT_CODES_HELP}`;
 import { paintStatus } from './matrix.js';
 
 const FACT_NAMES: Readonly<Record<keyof ReportFacts, string>> = {
@@ -50,18 +63,24 @@ function one(path: string): Report {
 }
 
 export function runDiff(argv: string[]): number {
-  const { values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
-  if (positionals.length !== 2) {
-    process.stderr.write('Usage: memseal diff A.json B.json [--json]\n');
-    return 2;
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(DIFF_HELP);
+    return EXIT.ok;
   }
+  if (positionals.length !== 2) throw new UsageError(`diff compares two reports: memseal diff A.json B.json [--json] (got ${positionals.length} file names)`);
   let a: Report, b: Report, d: ReportDiff;
   try {
     [a, b] = [one(positionals[0]!), one(positionals[1]!)];
     d = diffReports(a, b);
   } catch (err) {
     process.stderr.write(`memseal diff: ${(err as Error).message}\n`);
-    return 2;
+    return EXIT.usage;
   }
   if (values.json) {
     const out = { a: { file: positionals[0], label: a.label }, b: { file: positionals[1], label: b.label }, facts: d.facts, same: d.same, differ: d.entries };
@@ -69,5 +88,5 @@ export function runDiff(argv: string[]): number {
   } else {
     process.stdout.write(renderDiff(a, b, d, [positionals[0]!, positionals[1]!], useColour()));
   }
-  return d.entries.length === 0 ? 0 : 1;
+  return d.entries.length === 0 ? EXIT.ok : EXIT.failed;
 }

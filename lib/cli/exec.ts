@@ -4,7 +4,9 @@
  * then exits as it did: with its exit code, or killed by the same signal.
  */
 import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
 import { cloneExecutable, ExecError, ExecRefusedError, spawnSealed, TmpfileExecutable, type Executable } from '../exec.js';
 import { MemsealError, SyscallError } from '../errors.js';
 
@@ -19,6 +21,67 @@ const FORWARDED: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SI
 const TERMINAL_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGQUIT']);
 
 export const EXEC_USAGE = 'exec [--fallback tmpfile] [--argv0 NAME] PATH [-- ARGS...]';
+
+export const EXEC_HELP = `Usage: memseal ${EXEC_USAGE}
+
+Clones PATH into a sealed, executable memfd and runs it with this terminal's
+stdio, then exits as it did. A PATH without a slash is looked up in $PATH
+as execvp(3) does: each directory in order (an empty entry is the current
+directory; with PATH unset, /bin:/usr/bin), skipping entries that are not
+executable regular files; not found anywhere is ENOENT (status 127), found
+only without execute permission is EACCES (status 126).
+
+  --fallback tmpfile  where executable memfds are refused, run an unsealed
+                      O_TMPFILE copy instead
+  --argv0 NAME        argv[0] of the program (default: its memfd name)
+  -h, --help          this help (options come before PATH; everything after
+                      PATH goes to the program)
+
+Exit status: the program's own; 128+N when it died by signal N and this
+process could not die by it too; 126 when it cannot run; 127 when it is not
+found; 2 for a usage error.
+`;
+
+/** PATH when the environment has none, as glibc's execvp uses. */
+const DEFAULT_PATH = '/bin:/usr/bin';
+
+function pathError(code: 'ENOENT' | 'EACCES', message: string): SyscallError {
+  return new SyscallError('execvp', -osConstants.errno[code], { message: `${code}: ${message}` });
+}
+
+/**
+ * Where execvp(3) would find `name`: `name` itself when it contains a slash;
+ * otherwise the first executable regular file `DIR/name` for DIR in `path`
+ * (':'-separated; an empty entry is the current directory).
+ * @throws SyscallError ENOENT when no entry holds it, EACCES when entries
+ *   hold it but none may be executed (as execvp reports).
+ */
+export function resolveCommand(name: string, path: string | undefined = process.env.PATH, cwd: string = process.cwd()): string {
+  if (name === '') throw pathError('ENOENT', "an empty program name names no file");
+  if (name.includes('/')) return name;
+  let denied = false;
+  for (const dir of (path ?? DEFAULT_PATH).split(':')) {
+    const candidate = join(dir === '' ? cwd : dir, name);
+    let st;
+    try {
+      st = statSync(candidate);
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) {
+      denied ||= st.isDirectory();
+      continue;
+    }
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      denied = true;
+    }
+  }
+  if (denied) throw pathError('EACCES', `'${name}' is in $PATH but not executable`);
+  throw pathError('ENOENT', `'${name}' not found in $PATH`);
+}
 
 /** The parsed command line of `memseal exec`. */
 export interface ExecCommand {
@@ -148,13 +211,19 @@ function supervise(child: ChildProcess, relay: SignalRelay): Promise<number> {
 export async function runExec(argv: string[]): Promise<number> {
   const command = parseExecArgs(argv);
   if (command.help) {
-    process.stdout.write(`Usage: memseal ${EXEC_USAGE}\n\nClones PATH into a sealed, executable memfd and runs it with this terminal's stdio.\n`);
+    process.stdout.write(EXEC_HELP);
     return 0;
+  }
+  let path: string;
+  try {
+    path = resolveCommand(command.path);
+  } catch (err) {
+    return fail(err);
   }
   const relay = new SignalRelay();
   let exe: Executable;
   try {
-    exe = await cloneExecutable(command.path, { fallback: command.fallback });
+    exe = await cloneExecutable(path, { fallback: command.fallback });
   } catch (err) {
     relay.release();
     return fail(err);

@@ -1,7 +1,18 @@
 /** `memseal probe [--json]`: what this kernel and container support. */
 import { parseArgs } from 'node:util';
 import { probe, type FeatureStatus, type ProbeReport } from '../probe.js';
+import { EXIT, EXIT_CODES_HELP } from './exit.js';
 import { painter, table, useColour, type Colour } from './format.js';
+
+export const PROBE_HELP = `Usage: memseal probe [--json]
+
+What this kernel, and the container and seccomp policy around it, support:
+each feature supported, unsupported, disabled, blocked or refused, with why.
+
+  --json      the report as JSON
+  -h, --help  this help
+
+${EXIT_CODES_HELP}`;
 
 const STATUS_COLOUR: Readonly<Record<FeatureStatus, Colour>> = {
   supported: 'green',
@@ -47,8 +58,12 @@ export function renderProbe(r: ProbeReport, colour: boolean): string {
 }
 
 export function runProbe(argv: string[]): number {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
+  if (values.help) {
+    process.stdout.write(PROBE_HELP);
+    return EXIT.ok;
+  }
   const report = probe();
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderProbe(report, useColour()));
-  return 0;
+  return EXIT.ok;
 }

@@ -10,6 +10,7 @@
  * kernels as columns. Progress goes to stderr.
  */
 import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
@@ -20,6 +21,7 @@ import { findPackageRoot } from '../vm/initramfs.js';
 import { kernelCommandLine, VmError } from '../vm/qemu.js';
 import { DEFAULT_GUEST_COMMAND, KVM_TIMEOUT_SECONDS, runInVm, runPool, vmMeta } from '../vm/run.js';
 import { createProgress } from './progress.js';
+import { EXIT_CODES_HELP } from './exit.js';
 import { painter, useColour } from './format.js';
 import { renderMatrix, renderReport } from './matrix.js';
 import { renderProbe } from './probe.js';
@@ -28,7 +30,7 @@ import type { ProbeReport } from '../probe.js';
 export const VM_USAGE =
   'vm --kernel IMAGE|debian:SERIES [--kernel ...] [--flavour cloud|generic] [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S] [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--fetch] [--json] [--quiet] [-- MEMSEAL-ARGS]';
 
-const VM_HELP = `Usage: memseal ${VM_USAGE}
+export const VM_HELP = `Usage: memseal ${VM_USAGE}
 
 Boots each kernel image with qemu-system-x86_64 (KVM when it works, TCG
 otherwise) on an initramfs holding busybox, this node and the memseal
@@ -69,7 +71,8 @@ never read or changed; any user can fetch) are cached under
 $MEMSEAL_CACHE_DIR, else $XDG_CACHE_HOME/memseal, else ~/.cache/memseal.
 debian: kernels need apt-get, dpkg-deb and Debian's archive keyring
 (package debian-archive-keyring); elsewhere, pass an image path.
-`;
+
+${EXIT_CODES_HELP}`;
 
 class UsageError extends Error {}
 
@@ -139,6 +142,14 @@ interface Plan {
   quiet: boolean;
 }
 
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** The plan from the command line; a UsageError (or a bad-argument VmError) when it makes no sense. */
 function parsePlan(argv: string[]): Plan | 'help' {
   const cut = argv.indexOf('--');
@@ -177,6 +188,9 @@ function parsePlan(argv: string[]): Plan | 'help' {
   if (values.fetch && values.kernel.length === 0) throw new UsageError('--fetch needs a --kernel');
   // Arguments that cannot travel on a kernel command line are usage errors, found before any boot.
   for (const append of new Set(appends)) kernelCommandLine(append, [command]);
+  for (const kernel of values.kernel) {
+    if (!isKernelSpec(kernel) && !isFile(kernel)) throw new UsageError(`kernel image ${kernel} does not exist (memseal vm --kernel debian:6.1 fetches Debian's 6.1 cloud kernel)`);
+  }
   const saved: Column[] = [];
   for (const file of values.report) {
     try {

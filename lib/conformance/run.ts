@@ -4,6 +4,7 @@
  * says (in this process, in a batch child, or as pid 1 of a fresh pid
  * namespace), and judges what it observed.
  */
+import { OPTION_KEYS } from '../options.js';
 import { availableParallelism } from 'node:os';
 import { Context } from './context.js';
 import { failedSyscall } from './child.js';
@@ -12,7 +13,7 @@ import { gatherEnv } from './env.js';
 import { CATALOG } from './index.js';
 import { pool, runIsolated, type IsolatedOutcome } from './isolate.js';
 import { FAMILIES, STATUSES, type Case, type CaseResult, type ConformanceEnv, type ConformanceReport, type Expectation, type Requirement, type Status } from './types.js';
-import { invalidArgType, validateBoolean, validateFunction, validateInteger, validateOptions, validateString } from '../validate.js';
+import { invalidArgType, ownOptions, validateBoolean, validateFunction, validateInteger, validateOptions, validateString } from '../validate.js';
 
 /** Options for {@link runConformance}. */
 export interface RunOptions {
@@ -135,6 +136,7 @@ export async function runChildren(
   env: ConformanceEnv,
   options: { modules?: readonly string[]; concurrency?: number } = {},
 ): Promise<Map<string, IsolatedOutcome>> {
+  const { modules, concurrency } = ownOptions(options) as typeof options;
   const runnable = planned.filter((p) => p.verdict === undefined).map((p) => p.case);
   const batches = new Map<string, Case[]>();
   const alone: Case[] = [];
@@ -144,10 +146,10 @@ export async function runChildren(
   }
   // The biggest batches first (they set the wall time), then one process per pid namespace case.
   const tasks = [
-    ...[...batches.values()].sort((x, y) => y.length - x.length).map((batch) => () => runIsolated(batch, 'run', env, options.modules)),
-    ...alone.map((c) => () => runIsolated([c], 'pidns', env, options.modules)),
+    ...[...batches.values()].sort((x, y) => y.length - x.length).map((batch) => () => runIsolated(batch, 'run', env, modules)),
+    ...alone.map((c) => () => runIsolated([c], 'pidns', env, modules)),
   ];
-  const maps = await pool(tasks, options.concurrency ?? Math.max(2, availableParallelism()));
+  const maps = await pool(tasks, concurrency ?? Math.max(2, availableParallelism()));
   return new Map(maps.flatMap((m) => [...m]));
 }
 
@@ -160,7 +162,7 @@ function summarize(results: readonly CaseResult[]): ConformanceReport['summary']
 
 /** Checks RunOptions before anything runs, naming the bad argument. */
 function validateRunOptions(value: unknown): RunOptions {
-  const o = validateOptions<RunOptions>(value, 'options', ['filter', 'strict', 'cases', 'modules', 'env', 'concurrency', 'onResult']);
+  const o = validateOptions<RunOptions>(value, 'options', OPTION_KEYS.runConformance);
   if (o.filter !== undefined) validateString(o.filter, 'options.filter');
   if (o.strict !== undefined) validateBoolean(o.strict, 'options.strict');
   if (o.concurrency !== undefined) validateInteger(o.concurrency, 'options.concurrency', 1, 256);
