@@ -1,0 +1,119 @@
+/**
+ * The kernel matrix CI runs beyond 6.1 (test/vm.test.ts boots 6.1, plain
+ * and with secretmem.enable=1): the newest Debian cloud kernels of 6.12 and
+ * of the 7.x series, fetched with `memseal vm --kernel debian:SERIES`, booted
+ * at once with four huge pages reserved (so the huge page cases run there
+ * too), each required to give 0 fail and 0 error, as the host does. The
+ * matrix of the host and both is printed, and every skip must name what the
+ * machine lacks and every deviation a kernel source.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import type { ConformanceReport } from '../lib/conformance/types.js';
+import { findBusybox, which } from '../lib/vm/initramfs.js';
+import { resolveKernel } from '../lib/vm/kernels.js';
+import { qemuBinary, VmError } from '../lib/vm/qemu.js';
+import { itIf } from './helpers/caps.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cli = join(root, 'dist', 'cli', 'main.js');
+const SERIES = ['debian:6.12', 'debian:7'] as const;
+// Limits, not measures: a full run under TCG on a loaded 2-core machine takes minutes.
+const BOOT_LIMIT_S = 1200;
+const TEST_MS = (BOOT_LIMIT_S + 120) * 1000;
+
+function hasBusybox(): boolean {
+  try {
+    findBusybox();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function fetchable(): Promise<string> {
+  if (!(which(qemuBinary()) !== undefined || qemuBinary().startsWith('/')) || !hasBusybox()) {
+    return 'qemu-system-x86_64 or busybox is missing (apt-get install qemu-system-x86 busybox-static)';
+  }
+  for (const spec of SERIES) {
+    try {
+      await resolveKernel(spec, { progress: (line) => console.log(`[kernel] ${line}`) });
+    } catch (err) {
+      if (!(err instanceof VmError)) throw err;
+      return `${spec} could not be fetched: ${err.message}`;
+    }
+  }
+  return '';
+}
+
+const why = await fetchable();
+const itVm = itIf(why === '', why);
+
+const work = mkdtempSync(join(tmpdir(), 'memseal-vm-matrix-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+type VmReport = ConformanceReport & { vm: { kernel: string; bootSeconds: number; runSeconds: number; accel: string } };
+let reports: VmReport[] = [];
+let stderr = '';
+
+describe('the kernel matrix: Debian 6.12 and 7.x', () => {
+  beforeAll(() => {
+    if (why !== '') return;
+    const args = [cli, 'vm', '--jobs', '2', '--append', 'hugepages=4', '--timeout', String(BOOT_LIMIT_S), '--json'];
+    for (const spec of SERIES) args.push('--kernel', spec);
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: TEST_MS - 30_000, maxBuffer: 64 << 20 });
+    stderr = r.stderr;
+    const parsed = JSON.parse(r.stdout) as VmReport | VmReport[];
+    reports = Array.isArray(parsed) ? parsed : [parsed];
+    reports.forEach((rep, i) => writeFileSync(join(work, `${i}.json`), JSON.stringify(rep)));
+    for (const rep of reports) {
+      console.log(`[timing] ${rep.kernel?.release ?? rep.vm?.kernel}: boot ${rep.vm?.bootSeconds} s + run ${rep.vm?.runSeconds} s under ${rep.vm?.accel}`);
+      if (rep.summary) console.log(`[matrix] ${rep.kernel.release}: ${JSON.stringify(rep.summary)}`);
+    }
+  }, TEST_MS);
+
+  itVm('each kernel gives a report: 0 fail and 0 error', () => {
+    expect(reports.map((r) => r.kernel?.release ?? `no report: ${JSON.stringify((r as { error?: unknown }).error)}`)).toHaveLength(SERIES.length);
+    const bad = reports.flatMap((r) =>
+      (r.cases ?? []).filter((c) => c.status === 'fail' || c.status === 'error').map((c) => `${r.kernel.release} ${c.id}: ${c.status}, expected ${JSON.stringify(c.expected)}, observed ${c.observed} (${c.reason})`),
+    );
+    expect(bad, stderr.slice(-2000)).toEqual([]);
+    for (const r of reports) expect(r.summary.total).toBeGreaterThanOrEqual(230);
+    expect(reports.map((r) => r.kernel.version.split('.').slice(0, 2).join('.'))).toEqual(['6.12', expect.stringMatching(/^7\.\d+$/)]);
+  });
+
+  itVm('every skip names what the machine lacks, every deviation a kernel source', () => {
+    for (const r of reports) {
+      for (const c of r.cases) {
+        if (c.status === 'skip') expect(c.reason, `${r.kernel.release} ${c.id}`).toMatch(/^([a-zA-Z]+: .+|no expectation for this kernel: .+)$/);
+        if (c.status === 'deviation') expect(c.reason, `${r.kernel.release} ${c.id}`).toMatch(/ \[[^\]]+\]$/);
+      }
+    }
+  });
+
+  itVm('the guest reads the kernel configuration and huge pages are reserved: those cases run instead of skipping', () => {
+    for (const r of reports) {
+      expect(r.kernel.config, r.kernel.release).toMatch(/^\/boot\/config-/);
+      const ran = r.cases.filter((c) => c.id.startsWith('hugetlb.') && c.status === 'pass').length;
+      expect(ran, r.kernel.release).toBeGreaterThan(10);
+      // Sealed system mappings arrived in 6.15, and Debian builds 7.x without
+      // CONFIG_MSEAL_SYSTEM_MAPPINGS (it has CHECKPOINT_RESTORE): the skip says which.
+      const vdso = r.cases.find((c) => c.id === 'mseal.sysmap.vdso-sealed')!;
+      expect(vdso.reason ?? '', r.kernel.release).toMatch(r.kernel.version.startsWith('6.12.') ? /no expectation for this kernel: the case covers >= 6\.15/ : /built without CONFIG_MSEAL_SYSTEM_MAPPINGS/);
+    }
+  });
+
+  itVm('prints the matrix of the host and both kernels', () => {
+    const args = [cli, 'vm', '--host'];
+    reports.forEach((_, i) => args.push('--report', join(work, `${i}.json`)));
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 300_000, maxBuffer: 64 << 20 });
+    console.log(r.stdout);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\[1\] .*\(host\)/m);
+    for (const rep of reports) expect(r.stdout).toContain(rep.kernel.release);
+  }, 300_000);
+});
