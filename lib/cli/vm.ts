@@ -188,6 +188,10 @@ function parsePlan(argv: string[]): Plan | 'help' {
   if (values.fetch && values.kernel.length === 0) throw new UsageError('--fetch needs a --kernel');
   // Arguments that cannot travel on a kernel command line are usage errors, found before any boot.
   for (const append of new Set(appends)) kernelCommandLine(append, [command]);
+  // Numbers first, so each usage error names the option at fault.
+  const jobs = Math.floor(positiveNumber('jobs', values.jobs, availableParallelism(), 1));
+  const memory = positiveNumber('memory', values.memory, 1024, 128);
+  const timeout = values.timeout === undefined ? undefined : positiveNumber('timeout', values.timeout, KVM_TIMEOUT_SECONDS, 1);
   for (const kernel of values.kernel) {
     if (!isKernelSpec(kernel) && !isFile(kernel)) throw new UsageError(`kernel image ${kernel} does not exist (memseal vm --kernel debian:6.1 fetches Debian's 6.1 cloud kernel)`);
   }
@@ -206,9 +210,9 @@ function parsePlan(argv: string[]): Plan | 'help' {
     configs,
     flavour,
     fetchOnly: values.fetch,
-    jobs: Math.floor(positiveNumber('jobs', values.jobs, availableParallelism(), 1)),
-    memory: positiveNumber('memory', values.memory, 1024, 128),
-    timeout: values.timeout === undefined ? undefined : positiveNumber('timeout', values.timeout, KVM_TIMEOUT_SECONDS, 1),
+    jobs,
+    memory,
+    timeout,
     accel,
     host: values.host,
     saved,

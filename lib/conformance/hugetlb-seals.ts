@@ -6,10 +6,10 @@
  * sealing with a live mapping, with pages a pipe still holds, and the seals
  * F_SEAL_EXEC implies. Cases that map need a free huge page ('hugepages').
  */
-import { openSync, constants as fsConstants } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { addSeals, attempt, errno, hex, kv, modeOf, sealsNoExec, SRC } from './helpers.js';
-import { FUSE_TEST, holdInAnotherProcess, splicedPagesBusy } from './seal-helpers.js';
-import type { Case, CaseContext, Expectation, Source } from './types.js';
+import { FUSE_TEST, holdInAnotherProcess, readOnlySharedRanges, reopenOrErrno, splicedPagesBusy } from './seal-helpers.js';
+import type { Case, CaseContext, Source } from './types.js';
 
 const HT = (test: string): Source => SRC.memfdTest(`${test} (hugetlbfs mode)`);
 const HUGETLBFS = (fn: string): Source => SRC.code('fs/hugetlbfs/inode.c', fn);
@@ -53,24 +53,6 @@ function readOnlyThenWritable(ctx: CaseContext, fd: number): string {
 
 function punch(ctx: CaseContext, fd: number): string {
   return errno(() => ctx.b.fallocate(fd, PUNCH(ctx), 0, hugeSize(ctx)));
-}
-
-function reopen(ctx: CaseContext, fd: number, flags: number): number | string {
-  try {
-    return ctx.fd(openSync(`/proc/self/fd/${fd}`, flags));
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    throw err;
-  }
-}
-
-/** As in seals-states: read-only shared mappings of write-sealed memfds from 6.7, refused by 6.12.0-6.12.8. */
-function readOnlySharedRanges(outcome: string, refused: string): Expectation[] {
-  return [
-    { since: '6.12', before: '6.12.9', outcome: refused, note: '6.12.0-6.12.8 refused read-only shared mappings of write-sealed memfds (fixed in 6.12.9)' },
-    { since: '6.7', outcome },
-  ];
 }
 
 function hugeCase(c: Omit<Case, 'family' | 'isolation'>): Case {
@@ -120,7 +102,7 @@ export const cases: readonly Case[] = [
       const H = hugeSize(ctx);
       const fd = sealedHuge(ctx, c.F_SEAL_SHRINK!, 2);
       const shrink = errno(() => b.ftruncate(fd, H));
-      const t = reopen(ctx, fd, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_TRUNC);
+      const t = reopenOrErrno(ctx, fd, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_TRUNC);
       const grow = errno(() => b.ftruncate(fd, 4 * H));
       return kv({ shrink, 'trunc-open': typeof t === 'string' ? t : 'ok', grow, size: b.fstat(fd).size / H });
     },
@@ -151,7 +133,7 @@ export const cases: readonly Case[] = [
       const fd = sealedHuge(ctx, 0);
       const dup = ctx.fd(b.dup(fd));
       const dupAdd = addSeals(ctx, dup, c.F_SEAL_SHRINK!);
-      const again = reopen(ctx, fd, fsConstants.O_RDWR);
+      const again = reopenOrErrno(ctx, fd, fsConstants.O_RDWR);
       if (typeof again === 'string') return kv({ 'dup-add': dupAdd, reopen: again });
       const reopenAdd = addSeals(ctx, again, c.F_SEAL_GROW!);
       const seen = [fd, dup, again].map((x) => sealsNoExec(ctx, x)).join('/');
@@ -170,6 +152,7 @@ export const cases: readonly Case[] = [
     expect: readOnlySharedRanges(
       'private-r=ok private-rw=ok shared-w=EPERM ro=ok mprotect=EACCES punch=EPERM',
       'private-r=ok private-rw=ok shared-w=EPERM ro=EPERM punch=EPERM',
+      '6.7',
     ),
     run: (ctx) => {
       const { c } = ctx;
@@ -191,7 +174,7 @@ export const cases: readonly Case[] = [
       const { b, c } = ctx;
       const fd = sealedHuge(ctx, c.F_SEAL_FUTURE_WRITE!);
       const seals = sealsNoExec(ctx, fd);
-      const again = reopen(ctx, fd, fsConstants.O_RDWR);
+      const again = reopenOrErrno(ctx, fd, fsConstants.O_RDWR);
       if (typeof again === 'string') return kv({ seals, reopen: again });
       const head = `${kv({ seals, 'shared-rw': mapHugeResult(ctx, again, RW(ctx), c.MAP_SHARED!) })} ${readOnlyThenWritable(ctx, again)} ${kv({ punch: punch(ctx, again) })}`;
       // The selftest writes its private mapping in a forked child; a write here through a private map shows the same copy-on-write.

@@ -13,19 +13,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { anon, errno, hex, kv, mapsIn, SRC, vmaCount } from './helpers.js';
-import type { Case, CaseContext, Expectation, Source } from './types.js';
+import { ANON, at, msealCase, RW, seal, since } from './mseal.js';
+import type { Case, CaseContext, Source } from './types.js';
 
 const MST = SRC.msealTest;
 const DOC = (section: string): Source => SRC.doc('userspace-api/mseal.rst', section);
 const MERGE = (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/mm/merge.c', test });
-
-function since(version: string, outcome: string, note?: string): Expectation[] {
-  return [{ since: version, outcome, ...(note === undefined ? {} : { note }) }];
-}
-
-function msealCase(c: Omit<Case, 'family' | 'isolation'>): Case {
-  return { ...c, family: 'mseal', isolation: 'child', syscalls: ['mseal', ...(c.syscalls ?? [])], requires: c.requires ?? ['mseal'] };
-}
 
 /**
  * A control case: plain memory calls without mseal, in the same child as the
@@ -35,17 +28,6 @@ function msealCase(c: Omit<Case, 'family' | 'isolation'>): Case {
  */
 function controlCase(c: Omit<Case, 'family' | 'isolation' | 'requires'>): Case {
   return { ...c, family: 'mseal', isolation: 'child', requires: ['mseal'] };
-}
-
-const RW = (ctx: CaseContext): number => ctx.c.PROT_READ! | ctx.c.PROT_WRITE!;
-const ANON = (ctx: CaseContext): number => ctx.c.MAP_PRIVATE! | ctx.c.MAP_ANONYMOUS!;
-
-function at(ctx: CaseContext, addr: bigint, page: number): bigint {
-  return addr + BigInt(page * ctx.page);
-}
-
-function seal(ctx: CaseContext, addr: bigint, pages: number): string {
-  return errno(() => ctx.b.mseal(addr, pages * ctx.page, 0));
 }
 
 function mprotect(ctx: CaseContext, addr: bigint, pages: number, prot: number): string {

@@ -19,23 +19,23 @@ const DOC = (section: string): Source => SRC.doc('userspace-api/mseal.rst', sect
 const MSEAL_C = (fn: string): Source => SRC.code('mm/mseal.c', fn);
 const MADVISE_C = (fn: string): Source => SRC.code('mm/madvise.c', fn);
 
-function since(version: string, outcome: string, note?: string): Expectation[] {
+export function since(version: string, outcome: string, note?: string): Expectation[] {
   return [{ since: version, outcome, ...(note === undefined ? {} : { note }) }];
 }
 
 /** An mseal case, run in the mseal child; it needs mseal unless it lists its requirements itself. */
-function msealCase(c: Omit<Case, 'family' | 'isolation'>): Case {
+export function msealCase(c: Omit<Case, 'family' | 'isolation'>): Case {
   return { ...c, family: 'mseal', isolation: 'child', syscalls: ['mseal', ...(c.syscalls ?? [])], requires: c.requires ?? ['mseal'] };
 }
 
-const RW = (ctx: CaseContext): number => ctx.c.PROT_READ! | ctx.c.PROT_WRITE!;
-const ANON = (ctx: CaseContext): number => ctx.c.MAP_PRIVATE! | ctx.c.MAP_ANONYMOUS!;
+export const RW = (ctx: CaseContext): number => ctx.c.PROT_READ! | ctx.c.PROT_WRITE!;
+export const ANON = (ctx: CaseContext): number => ctx.c.MAP_PRIVATE! | ctx.c.MAP_ANONYMOUS!;
 
-function at(ctx: CaseContext, addr: bigint, page: number): bigint {
+export function at(ctx: CaseContext, addr: bigint, page: number): bigint {
   return addr + BigInt(page * ctx.page);
 }
 
-function seal(ctx: CaseContext, addr: bigint, pages: number): string {
+export function seal(ctx: CaseContext, addr: bigint, pages: number): string {
   return errno(() => ctx.b.mseal(addr, pages * ctx.page, 0));
 }
 
@@ -55,6 +55,17 @@ function withSealed(ctx: CaseContext, pages: number, from: number, count: number
 
 function mremap(ctx: CaseContext, old: bigint, oldPages: number, newPages: number, flags: number, dest = 0n): string {
   return errno(() => ctx.b.mremap(old, oldPages * ctx.page, newPages * ctx.page, flags, dest));
+}
+
+/** madvise(advice) on a sealed read-only private mapping of a one-page memfd: 'ok' or the errno name. */
+function madviseSealedFilePage(ctx: CaseContext, advice: number): string {
+  const { b, c } = ctx;
+  const fd = memfd(ctx, c.MFD_CLOEXEC!);
+  b.ftruncate(fd, ctx.page);
+  const addr = mapFd(ctx, fd, ctx.page, c.PROT_READ!, c.MAP_PRIVATE!);
+  if (typeof addr === 'string') return `mmap=${addr}`;
+  b.mseal(addr, ctx.page, 0);
+  return errno(() => b.madvise(addr, ctx.page, advice));
 }
 
 function madviseOn(ctx: CaseContext, prot: number, flags: number, advice: number): string {
@@ -483,15 +494,7 @@ export const cases: readonly Case[] = [
     title: 'MADV_DONTNEED on a sealed read-only private mapping of a memfd works (file-backed)',
     source: [MST('test_seal_discard_ro_anon_on_filebacked'), MADVISE_C('can_madvise_modify: file-backed mappings allowed')],
     expect: since('6.10', 'ok'),
-    run: (ctx) => {
-      const { b, c } = ctx;
-      const fd = memfd(ctx, c.MFD_CLOEXEC!);
-      b.ftruncate(fd, ctx.page);
-      const addr = mapFd(ctx, fd, ctx.page, c.PROT_READ!, c.MAP_PRIVATE!);
-      if (typeof addr === 'string') return `mmap=${addr}`;
-      b.mseal(addr, ctx.page, 0);
-      return errno(() => b.madvise(addr, ctx.page, c.MADV_DONTNEED!));
-    },
+    run: (ctx) => madviseSealedFilePage(ctx, ctx.c.MADV_DONTNEED!),
   }),
   msealCase({
     id: 'mseal.madvise.across',
@@ -665,15 +668,7 @@ export const cases: readonly Case[] = [
       { since: '6.10', before: '6.13', outcome: 'EINVAL', note: 'MADV_GUARD_INSTALL arrived in 6.13' },
       { since: '6.15', outcome: 'ok', note: 'guard regions in file-backed mappings from 6.15' },
     ],
-    run: (ctx) => {
-      const { b, c } = ctx;
-      const fd = memfd(ctx, c.MFD_CLOEXEC!);
-      b.ftruncate(fd, ctx.page);
-      const addr = mapFd(ctx, fd, ctx.page, c.PROT_READ!, c.MAP_PRIVATE!);
-      if (typeof addr === 'string') return `mmap=${addr}`;
-      b.mseal(addr, ctx.page, 0);
-      return errno(() => b.madvise(addr, ctx.page, c.MADV_GUARD_INSTALL!));
-    },
+    run: (ctx) => madviseSealedFilePage(ctx, ctx.c.MADV_GUARD_INSTALL!),
   }),
   msealCase({
     id: 'mseal.sysmap.stack-unsealed',

@@ -4,8 +4,47 @@
  * pipe still holds.
  */
 import { spawn } from 'node:child_process';
-import { addSeals, attempt, kv, sealsNoExec } from './helpers.js';
-import type { CaseContext, Source } from './types.js';
+import { openSync } from 'node:fs';
+import { addSeals, attempt, kv, sealsNoExec, SRC } from './helpers.js';
+import type { CaseContext, Deviation, Expectation, Source } from './types.js';
+
+/** open(/proc/self/fd/N, flags): the new fd (closed when the case ends) or the errno name. */
+export function reopenOrErrno(ctx: CaseContext, fd: number, flags: number): number | string {
+  try {
+    return ctx.fd(openSync(`/proc/self/fd/${fd}`, flags));
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    throw err;
+  }
+}
+
+/**
+ * A read-only shared mapping of a write-sealed memfd (shmem or hugetlb):
+ * refused before 6.7, allowed from 6.7 (and in 6.1 from the 6.1.149
+ * backport; Debian's changelog lists it there), refused again by mistake
+ * in 6.12.0 to 6.12.8 (a deviation: fixed in 6.12.9). 6.6.y took the
+ * backport at a patch level not known here: no expectation. `from: '6.7'`
+ * for cases measured only on kernels with the 6.7 code.
+ */
+export function readOnlySharedRanges(allowed: string, refused: string, from: '6.1' | '6.7' = '6.1'): Expectation[] {
+  const regression: Deviation = {
+    observed: refused,
+    reason: 'a 6.12 mmap rework refused read-only shared mappings of write-sealed memfds again (6.12.0 to 6.12.8, 6.13-rc1 to rc5)',
+    source: SRC.lkml('mm: reinstate ability to map write-sealed memfd mappings read-only (6.12.9, 6.13-rc6)'),
+  };
+  const before67: Expectation[] = [
+    { since: '6.1', before: '6.1.149', outcome: refused, note: 'before the 6.1.149 backport of the 6.7 change' },
+    { since: '6.1.149', before: '6.2', outcome: allowed, note: 'the 6.7 change, backported in 6.1.149' },
+    { since: '6.2', before: '6.6', outcome: refused, note: 'refused before 6.7 (these series ended before the 2025 backports)' },
+  ];
+  return [
+    ...(from === '6.1' ? before67 : []),
+    { since: '6.7', before: '6.12', outcome: allowed },
+    { since: '6.12', before: '6.12.9', outcome: allowed, deviations: [regression] },
+    { since: '6.12.9', outcome: allowed },
+  ];
+}
 
 /** fuse_test.c pins the pages with a FUSE direct-IO read; the cases that cite it hold them with vmsplice, which needs no FUSE helper. */
 export const FUSE_TEST = (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/memfd/fuse_test.c', test });

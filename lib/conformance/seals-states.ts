@@ -6,10 +6,10 @@
  * second process, and F_SEAL_WRITE against pages an in-flight pipe still
  * holds (vmsplice), which the kernel must wait for and then refuse.
  */
-import { openSync, constants as fsConstants } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { addSeals, attempt, errno, hex, kv, mapFd, mapResult, memfd, sealsNoExec, size, sized, SRC } from './helpers.js';
-import { FUSE_TEST, holdInAnotherProcess, splicedPagesBusy } from './seal-helpers.js';
-import type { Case, CaseContext, Expectation, Source } from './types.js';
+import { FUSE_TEST, holdInAnotherProcess, readOnlySharedRanges, reopenOrErrno, splicedPagesBusy } from './seal-helpers.js';
+import type { Case, CaseContext, Source } from './types.js';
 
 const MT = SRC.memfdTest;
 const LTP1 = (test: string): Source => SRC.ltp('memfd_create/memfd_create01.c', test);
@@ -26,20 +26,9 @@ function sealed(ctx: CaseContext, seals: number, pages = 4): number {
   return fd;
 }
 
-/** open(/proc/self/fd/N, flags): the new fd (closed when the case ends) or the errno name. */
-function reopen(ctx: CaseContext, fd: number, flags: number): number | string {
-  try {
-    return ctx.fd(openSync(`/proc/self/fd/${fd}`, flags));
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    throw err;
-  }
-}
-
 /** O_RDWR|O_CREAT|O_TRUNC reopen: 'ok' or the errno name (the new fd is closed at once). */
 function truncOpen(ctx: CaseContext, fd: number): string {
-  const r = reopen(ctx, fd, TRUNC_OPEN);
+  const r = reopenOrErrno(ctx, fd, TRUNC_OPEN);
   if (typeof r === 'string') return r;
   ctx.close(r);
   return 'ok';
@@ -54,20 +43,6 @@ function sharedReadOnlyThenWritable(ctx: CaseContext, fd: number): string {
   const addr = mapFd(ctx, fd, ctx.page, ctx.c.PROT_READ!, ctx.c.MAP_SHARED!);
   if (typeof addr === 'string') return kv({ ro: addr });
   return kv({ ro: 'ok', mprotect: errno(() => ctx.b.mprotect(addr, ctx.page, RW(ctx))) });
-}
-
-/**
- * F_SEAL_WRITE plus a read-only shared mapping: allowed from 6.7, refused
- * again (EPERM) by 6.12.0-6.12.8, whose mmap rework checked for writability
- * before the seal could drop VM_MAYWRITE. Older kernels depend on whether
- * their stable tree took the August 2025 backport, so no range covers them
- * here (seals.write.read-only-shared-mmap records that).
- */
-function readOnlySharedRanges(outcome: string, refused: string): Expectation[] {
-  return [
-    { since: '6.12', before: '6.12.9', outcome: refused, note: '6.12.0-6.12.8 refused read-only shared mappings of write-sealed memfds (fixed in 6.12.9)' },
-    { since: '6.7', outcome },
-  ];
 }
 
 const READ_ONLY_SHARED = [
@@ -177,7 +152,7 @@ export const cases: readonly Case[] = [
       const { b, c } = ctx;
       const fd = sealed(ctx, c.F_SEAL_FUTURE_WRITE!);
       const seals = sealsNoExec(ctx, fd);
-      const again = reopen(ctx, fd, fsConstants.O_RDWR);
+      const again = reopenOrErrno(ctx, fd, fsConstants.O_RDWR);
       if (typeof again === 'string') return kv({ seals, reopen: again });
       return `${kv({
         seals,
@@ -194,7 +169,7 @@ export const cases: readonly Case[] = [
     id: 'seals.write.live-read-mapping-allows',
     title: 'F_SEAL_WRITE with a live read-only shared mapping: read(), private mappings and another read-only shared mapping still work',
     source: READ_ONLY_SHARED,
-    expect: readOnlySharedRanges('map=ok read=ok private-r=ok private-rw=ok shared-r=ok', 'map=EPERM'),
+    expect: readOnlySharedRanges('map=ok read=ok private-r=ok private-rw=ok shared-r=ok', 'map=EPERM', '6.7'),
     run: (ctx) => {
       const { c } = ctx;
       const fd = sealed(ctx, c.F_SEAL_WRITE!);
@@ -213,7 +188,7 @@ export const cases: readonly Case[] = [
     id: 'seals.write.live-read-mapping-blocks',
     title: 'F_SEAL_WRITE with a live read-only shared mapping: write(), shared writable maps, mprotect(RW) of it and hole punching all fail',
     source: READ_ONLY_SHARED,
-    expect: readOnlySharedRanges('map=ok write=EPERM shared-rw=EPERM shared-w=EPERM mprotect=EACCES punch=EPERM', 'map=EPERM'),
+    expect: readOnlySharedRanges('map=ok write=EPERM shared-rw=EPERM shared-w=EPERM mprotect=EACCES punch=EPERM', 'map=EPERM', '6.7'),
     run: (ctx) => {
       const { b, c } = ctx;
       const fd = sealed(ctx, c.F_SEAL_WRITE!);
@@ -235,7 +210,7 @@ export const cases: readonly Case[] = [
     source: [MT('test_exec_seal'), MEMFD_C('memfd_add_seals: F_SEAL_EXEC on a mode with x bits adds F_WX_SEALS'), ...READ_ONLY_SHARED.slice(1)],
     expect: [
       { since: '6.7', noexec: [2], outcome: 'create=EACCES', note: 'vm.memfd_noexec=2 refuses MFD_EXEC' },
-      ...readOnlySharedRanges('seals=0x3e rw=EPERM w=EPERM ro=ok mprotect=EACCES punch=EPERM', 'seals=0x3e rw=EPERM w=EPERM ro=EPERM punch=EPERM'),
+      ...readOnlySharedRanges('seals=0x3e rw=EPERM w=EPERM ro=ok mprotect=EACCES punch=EPERM', 'seals=0x3e rw=EPERM w=EPERM ro=EPERM punch=EPERM', '6.7'),
     ],
     run: (ctx) => {
       const { b, c } = ctx;
@@ -280,10 +255,10 @@ export const cases: readonly Case[] = [
     run: (ctx) => {
       const { c } = ctx;
       const fd = sealed(ctx, c.F_SEAL_WRITE! | c.F_SEAL_SHRINK!, 1);
-      const ro = reopen(ctx, fd, fsConstants.O_RDONLY);
+      const ro = reopenOrErrno(ctx, fd, fsConstants.O_RDONLY);
       if (typeof ro === 'string') return kv({ 'reopen-ro': ro });
       const roSeal = addSeals(ctx, ro, c.F_SEAL_SEAL!);
-      const rw = reopen(ctx, ro, fsConstants.O_RDWR);
+      const rw = reopenOrErrno(ctx, ro, fsConstants.O_RDWR);
       if (typeof rw === 'string') return kv({ 'ro-seal': roSeal, 'reopen-rw': rw });
       const rwSeal = addSeals(ctx, rw, c.F_SEAL_SEAL!);
       return kv({

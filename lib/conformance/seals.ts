@@ -8,7 +8,8 @@
  */
 import { closeSync, openSync, constants as fsConstants, writeFileSync, unlinkSync } from 'node:fs';
 import { addSeals, errno, hex, kv, mapFd, mapResult, memfd, pwrite, pwriteCount, sealsNoExec, size, sized, SRC } from './helpers.js';
-import type { Case, CaseContext, Deviation, Expectation, Source } from './types.js';
+import { readOnlySharedRanges } from './seal-helpers.js';
+import type { Case, CaseContext, Expectation, Source } from './types.js';
 
 const MT = SRC.memfdTest;
 const LTP1 = (test: string): Source => SRC.ltp('memfd_create/memfd_create01.c', test);
@@ -33,29 +34,6 @@ function reopenResult(fd: number, flags: number): string {
   } catch (err) {
     return (err as { code?: string }).code ?? 'error';
   }
-}
-
-/**
- * A read-only shared mapping of a write-sealed memfd: refused before 6.7,
- * allowed from 6.7 (and in 6.1 from the 6.1.149 backport; Debian's
- * changelog lists it there), refused again by mistake in 6.12.0 to 6.12.8
- * (a deviation: fixed in 6.12.9). 6.6.y took the backport at a patch level
- * not known here: no expectation.
- */
-function readOnlySharedRanges(allowed: string, refused: string): Expectation[] {
-  const regression: Deviation = {
-    observed: refused,
-    reason: 'a 6.12 mmap rework refused read-only shared mappings of write-sealed memfds again (6.12.0 to 6.12.8, 6.13-rc1 to rc5)',
-    source: SRC.lkml('mm: reinstate ability to map write-sealed memfd mappings read-only (6.12.9, 6.13-rc6)'),
-  };
-  return [
-    { since: '6.1', before: '6.1.149', outcome: refused, note: 'before the 6.1.149 backport of the 6.7 change' },
-    { since: '6.1.149', before: '6.2', outcome: allowed, note: 'the 6.7 change, backported in 6.1.149' },
-    { since: '6.2', before: '6.6', outcome: refused, note: 'refused before 6.7 (these series ended before the 2025 backports)' },
-    { since: '6.7', before: '6.12', outcome: allowed },
-    { since: '6.12', before: '6.12.9', outcome: allowed, deviations: [regression] },
-    { since: '6.12.9', outcome: allowed },
-  ];
 }
 
 /** seals.grow.short-write: page by page (the pages inside are written), or refused whole (the first chunk crosses the end). */
