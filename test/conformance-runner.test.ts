@@ -123,7 +123,15 @@ describe('statuses', () => {
     it('JSON follows the schema: run facts, a summary that adds up, and per case id, status, expected, observed, reason, source', () => {
       const j = JSON.parse(renderJson(report)) as ConformanceReport;
       expect(j.schema).toBe('memseal-conformance/1');
-      expect(j.kernel).toEqual({ release: expect.any(String), version: expect.stringMatching(/^\d+\.\d+\.\d+$/), arch: expect.any(String) });
+      expect(j.kernel).toEqual({
+        release: expect.any(String),
+        version: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+        arch: expect.any(String),
+        cmdline: expect.any(String),
+        config: j.kernel.config === null ? null : expect.stringMatching(/^\/(proc|boot|usr|lib)\//),
+      });
+      expect(j.facts.thp).toEqual({ built: expect.any(Boolean), shmemEnabled: j.facts.thp.built ? expect.any(String) : null });
+      expect(typeof j.facts.procMem.forced).toBe('boolean');
       expect(typeof j.node).toBe('string');
       expect(typeof j.uid).toBe('number');
       expect(typeof j.container.detected).toBe('boolean');

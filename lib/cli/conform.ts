@@ -1,7 +1,7 @@
 /**
  * `memseal conform [--json | --junit FILE | --tap] [--filter PATTERN] [--list] [--strict] [--verbose]`:
  * runs the conformance catalog against this kernel. Exit statuses: see
- * lib/cli/exit.ts (1 when a case fails or breaks, or, with --strict,
+ * EXIT in ./exit.js (1 when a case fails or breaks, or, with --strict,
  * deviates; 2 for a usage error, found before anything runs).
  */
 import { accessSync, constants as fsConstants, statSync, writeFileSync } from 'node:fs';
