@@ -75,7 +75,7 @@ describe('the Docker image', () => {
       expect(image.Size - slim.Size).toBeLessThan(20 << 20);
       expect(image.Size).toBeLessThan(inspect(bases.build).Size);
       const ls = d.docker(['run', '--rm', '--network', 'none', '--entrypoint', 'node', IMAGE, '-e', 'console.log(require("fs").readdirSync("/opt/memseal/node_modules").join(" "))']);
-      expect(ls.stdout.trim().split(' ').filter((n) => !n.startsWith('.')).sort()).toEqual(['bindings', 'file-uri-to-path']);
+      expect(ls.stdout.trim().split(' ').filter((n) => !n.startsWith('.')).sort(), ls.stderr).toEqual(['bindings', 'file-uri-to-path']);
       console.log(`[docker] image ${(image.Size / 1048576).toFixed(0)} MiB (runtime base ${(slim.Size / 1048576).toFixed(0)} MiB)`);
     },
     1_500_000,

@@ -100,6 +100,7 @@ async function bootVariant(name: 'plain' | 'secretmem', append: string): Promise
   );
   const [suite, probe] = run.outputs;
   const raw = { ...(JSON.parse(suite!.stdout) as object), vm: vmMeta(run) };
+  console.log(`[matrix] ${run.release}${append ? ` ${append}` : ''}: ${JSON.stringify((raw as { summary?: unknown }).summary)}`);
   const file = join(work, `${name}.json`);
   writeFileSync(file, JSON.stringify(raw));
   const bad = readReport(raw)
