@@ -30,7 +30,7 @@ describe('waiting for the dpkg lock', () => {
     const free = join(dir, 'free');
     writeFileSync(free, '');
     expect((waitForDpkgLock as Wait)({ lockFile: free, pollMs: 50 })).toBeLessThan(1000);
-    expect((waitForDpkgLock as Wait)({ lockFile: join(dir, 'absent'), pollMs: 50 })).toBe(0);
+    expect((waitForDpkgLock as Wait)({ lockFile: join(dir, 'absent'), pollMs: 50 })).toBeLessThan(1000);
   });
 
   itIf(has('flock'), 'flock(1) from util-linux')('waits, saying so, while flock(1) holds it', async () => {

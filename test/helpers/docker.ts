@@ -172,7 +172,9 @@ function hostCaBundle(): string | undefined {
 function put(stage: string, from: string, to: string): void {
   rmSync(join(stage, to), { recursive: true, force: true });
   mkdirSync(dirname(join(stage, to)), { recursive: true });
-  cpSync(from, join(stage, to), { recursive: true });
+  // A library path from ldd is often a symlink (libatomic.so.1 -> libatomic.so.1.0.0,
+  // which Node 26 needs and minbase lacks): copy what it points at.
+  cpSync(from, join(stage, to), { recursive: true, dereference: true });
 }
 
 /**
