@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import type { ConformanceReport } from '../lib/conformance/types.js';
-import { findBusybox, which } from '../lib/vm/initramfs.js';
 import { resolveKernel } from '../lib/vm/kernels.js';
-import { qemuBinary, VmError } from '../lib/vm/qemu.js';
+import { VmError } from '../lib/vm/qemu.js';
 import { itIf } from './helpers/caps.js';
+import { vmToolsMissing } from './helpers/vm.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'cli', 'main.js');
@@ -26,19 +26,9 @@ const SERIES = ['debian:6.12', 'debian:7'] as const;
 const BOOT_LIMIT_S = 1200;
 const TEST_MS = (BOOT_LIMIT_S + 120) * 1000;
 
-function hasBusybox(): boolean {
-  try {
-    findBusybox();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function fetchable(): Promise<string> {
-  if (!(which(qemuBinary()) !== undefined || qemuBinary().startsWith('/')) || !hasBusybox()) {
-    return 'qemu-system-x86_64 or busybox is missing (apt-get install qemu-system-x86 busybox-static)';
-  }
+  if (vmToolsMissing() !== '') return vmToolsMissing();
   for (const spec of SERIES) {
     try {
       await resolveKernel(spec, { progress: (line) => console.log(`[kernel] ${line}`) });

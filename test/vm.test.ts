@@ -19,11 +19,11 @@ import { FEATURE_SINCE, type FeatureName } from '../lib/features.js';
 import { compareVersions, parseKernelVersion } from '../lib/kernel.js';
 import type { ProbeReport } from '../lib/probe.js';
 import { canonical, hasFailures, readReport, type Report } from '../lib/reports.js';
-import { findBusybox, which } from '../lib/vm/initramfs.js';
 import { resolveKernel } from '../lib/vm/kernels.js';
-import { qemuBinary, VmError } from '../lib/vm/qemu.js';
+import { VmError } from '../lib/vm/qemu.js';
 import { runInVm, runPool, vmMeta, type VmRun } from '../lib/vm/run.js';
 import { itIf } from './helpers/caps.js';
+import { hasBusybox, vmToolsMissing } from './helpers/vm.js';
 import { SUITE } from './helpers/suite.js';
 
 const PROBE: readonly string[] = ['probe', '--json'];
@@ -56,17 +56,8 @@ async function fetchKernel(spec: string): Promise<{ path?: string; config?: stri
   }
 }
 
-function hasBusybox(): boolean {
-  try {
-    findBusybox();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-const qemu = which(qemuBinary()) !== undefined || qemuBinary().startsWith('/');
-const kernel: { path?: string; config?: string; reason: string } = qemu && hasBusybox() ? await fetchKernel('debian:6.1') : { reason: 'qemu-system-x86_64 or busybox is missing (apt-get install qemu-system-x86 busybox-static)' };
+const kernel: { path?: string; config?: string; reason: string } = vmToolsMissing() === '' ? await fetchKernel('debian:6.1') : { reason: vmToolsMissing() };
 const ready = kernel.path !== undefined;
 const why = kernel.reason;
 const itVm = itIf(ready, why);
