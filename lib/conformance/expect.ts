@@ -160,6 +160,10 @@ export const REQUIREMENTS: Readonly<Record<Requirement, { describe: string; chec
   secretmem: { describe: 'memfd_secret enabled', check: (env) => featureCheck(env, 'memfd_secret') },
   mseal: { describe: 'mseal present and allowed', check: (env) => featureCheck(env, 'mseal') },
   hugetlb: { describe: 'hugetlbfs memfds', check: (env) => featureCheck(env, 'hugetlb') },
+  ipcLock: {
+    describe: 'CAP_IPC_LOCK in the effective set',
+    check: (env) => (env.caps.ipcLock ? ok() : skip(`needs CAP_IPC_LOCK, which this process lacks (uid ${env.euid}${env.container.detected ? ', in a container that drops it' : ''})`)),
+  },
   hugepages: {
     describe: 'at least one free huge page of the default size',
     check: (env) =>

@@ -300,7 +300,7 @@ export const cases: readonly Case[] = [
     id: 'secret.memlock.cap-ipc-lock',
     title: 'with CAP_IPC_LOCK (root), RLIMIT_MEMLOCK does not limit secret memory before the accounting fix; with it, it does',
     batch: 'secret-memlock-root', // its own child: secret.memlock.limit drops CAP_IPC_LOCK in its
-    requires: ['root', 'secondProcess'],
+    requires: ['ipcLock', 'secondProcess'],
     source: [...ACCOUNTING_SOURCES, SRC.code('mm/mlock.c', 'mlock_future_ok: capable(CAP_IPC_LOCK)'), SRC.observed('mmap and a kernel-side fill under a 2-page limit, as root')],
     expect: byAccounting('two=ok four=ok backed=4/4 touch=0x0', 'two=ok four=ok backed=2/4 touch=signal 7'),
     run: (ctx) => {

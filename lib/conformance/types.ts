@@ -40,6 +40,7 @@ export interface Source {
  */
 export type Requirement =
   | 'root' // euid 0
+  | 'ipcLock' // CAP_IPC_LOCK in the effective set (root outside a container; Docker drops it)
   | 'pidns' // may create pid namespaces and write vm.memfd_noexec in them (root, CAP_SYS_ADMIN, 6.3+)
   | 'secretmem' // memfd_secret enabled
   | 'mseal' // mseal present and allowed
