@@ -5,25 +5,13 @@
 import { getSystemErrorName } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding.js';
-import { SyscallError } from '../../lib/errors.js';
+import { syscallError } from '../helpers/errors.js';
 
 const b = binding();
 const pc = b.procConstants;
 const c = b.constants;
 const PAGE = c.PAGE_SIZE!;
 
-function syscallError(fn: () => unknown): SyscallError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SyscallError);
-    const e = err as SyscallError;
-    expect(e.errno).toBeLessThan(0);
-    expect(getSystemErrorName(e.errno)).toBe(e.code);
-    return e;
-  }
-  throw new Error('expected a SyscallError');
-}
 
 describe('forkProbe', () => {
   it('reads a byte in a forked child, and reports a fault as the signal that ended the child', () => {

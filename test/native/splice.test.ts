@@ -7,19 +7,12 @@ import { getSystemErrorName } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding.js';
 import { SyscallError } from '../../lib/errors.js';
+import { syscallError } from '../helpers/errors.js';
 
 const b = binding();
 const c = b.constants;
 const PAGE = c.PAGE_SIZE!;
 
-function syscallError(fn: () => unknown): SyscallError {
-  try {
-    fn();
-  } catch (err) {
-    return err as SyscallError;
-  }
-  throw new Error('expected a SyscallError');
-}
 
 describe('vmspliceHold', () => {
   it('returns both ends of a pipe holding the bytes, which read back', () => {
