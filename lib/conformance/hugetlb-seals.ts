@@ -7,23 +7,15 @@
  * F_SEAL_EXEC implies. Cases that map need a free huge page ('hugepages').
  */
 import { constants as fsConstants } from 'node:fs';
-import { addSeals, attempt, errno, hex, kv, modeOf, sealsNoExec, SRC } from './helpers.js';
-import { FUSE_TEST, holdInAnotherProcess, readOnlySharedRanges, reopenOrErrno, splicedPagesBusy } from './seal-helpers.js';
+import { addSeals, attempt, errno, hex, kv, mapFd, mapResult, modeOf, sealsNoExec, SRC } from './helpers.js';
+import { huge, hugeSize } from './hugetlb.js';
+import { FUSE_TEST, holdInAnotherProcess, PUNCH, readOnlySharedRanges, readOnlyThenWritable, reopenOrErrno, splicedPagesBusy } from './seal-helpers.js';
 import type { Case, CaseContext, Source } from './types.js';
 
 const HT = (test: string): Source => SRC.memfdTest(`${test} (hugetlbfs mode)`);
 const HUGETLBFS = (fn: string): Source => SRC.code('fs/hugetlbfs/inode.c', fn);
 
 const RW = (ctx: CaseContext): number => ctx.c.PROT_READ! | ctx.c.PROT_WRITE!;
-const PUNCH = (ctx: CaseContext): number => ctx.pc.FALLOC_FL_PUNCH_HOLE! | ctx.pc.FALLOC_FL_KEEP_SIZE!;
-
-function hugeSize(ctx: CaseContext): number {
-  return (ctx.env.hugepages.sizeKiB ?? 2048) * 1024;
-}
-
-function huge(ctx: CaseContext, extra = 0): number {
-  return ctx.fd(ctx.b.memfdCreate('conform-huge', (ctx.c.MFD_HUGETLB! | ctx.c.MFD_CLOEXEC! | extra) >>> 0));
-}
 
 /** A sealable hugetlb memfd of `pages` huge pages with `seals` added. */
 function sealedHuge(ctx: CaseContext, seals: number, pages = 1): number {
@@ -35,20 +27,12 @@ function sealedHuge(ctx: CaseContext, seals: number, pages = 1): number {
 
 /** A mapping of one huge page of `fd` (unmapped when the case ends), or the errno name. */
 function mapHuge(ctx: CaseContext, fd: number, prot: number, flags: number): bigint | string {
-  const addr = attempt(() => ctx.b.mmap(0n, hugeSize(ctx), prot, flags, fd, 0));
-  return typeof addr === 'bigint' ? ctx.mapped(addr, hugeSize(ctx)) : addr;
+  return mapFd(ctx, fd, hugeSize(ctx), prot, flags);
 }
 
+/** As mapHuge, but only 'ok' or the errno name. */
 function mapHugeResult(ctx: CaseContext, fd: number, prot: number, flags: number): string {
-  const r = mapHuge(ctx, fd, prot, flags);
-  return typeof r === 'bigint' ? 'ok' : r;
-}
-
-/** `ro=ok mprotect=EACCES` for a new read-only shared mapping made writable, or `ro=<errno>`. */
-function readOnlyThenWritable(ctx: CaseContext, fd: number): string {
-  const addr = mapHuge(ctx, fd, ctx.c.PROT_READ!, ctx.c.MAP_SHARED!);
-  if (typeof addr === 'string') return kv({ ro: addr });
-  return kv({ ro: 'ok', mprotect: errno(() => ctx.b.mprotect(addr, hugeSize(ctx), RW(ctx))) });
+  return mapResult(ctx, fd, hugeSize(ctx), prot, flags);
 }
 
 function punch(ctx: CaseContext, fd: number): string {
@@ -161,7 +145,7 @@ export const cases: readonly Case[] = [
         'private-r': mapHugeResult(ctx, fd, c.PROT_READ!, c.MAP_PRIVATE!),
         'private-rw': mapHugeResult(ctx, fd, RW(ctx), c.MAP_PRIVATE!),
         'shared-w': mapHugeResult(ctx, fd, c.PROT_WRITE!, c.MAP_SHARED!),
-      })} ${readOnlyThenWritable(ctx, fd)} ${kv({ punch: punch(ctx, fd) })}`;
+      })} ${readOnlyThenWritable(ctx, fd, hugeSize(ctx))} ${kv({ punch: punch(ctx, fd) })}`;
     },
   }),
   hugeCase({
@@ -176,7 +160,7 @@ export const cases: readonly Case[] = [
       const seals = sealsNoExec(ctx, fd);
       const again = reopenOrErrno(ctx, fd, fsConstants.O_RDWR);
       if (typeof again === 'string') return kv({ seals, reopen: again });
-      const head = `${kv({ seals, 'shared-rw': mapHugeResult(ctx, again, RW(ctx), c.MAP_SHARED!) })} ${readOnlyThenWritable(ctx, again)} ${kv({ punch: punch(ctx, again) })}`;
+      const head = `${kv({ seals, 'shared-rw': mapHugeResult(ctx, again, RW(ctx), c.MAP_SHARED!) })} ${readOnlyThenWritable(ctx, again, hugeSize(ctx))} ${kv({ punch: punch(ctx, again) })}`;
       // The selftest writes its private mapping in a forked child; a write here through a private map shows the same copy-on-write.
       const priv = mapHuge(ctx, again, RW(ctx), c.MAP_PRIVATE!);
       const shared = mapHuge(ctx, again, c.PROT_READ!, c.MAP_SHARED!);

@@ -12,7 +12,8 @@ const HUGETLBFS = (fn: string): Source => SRC.code('fs/hugetlbfs/inode.c', fn);
 const LTP3 = (test: string): Source => SRC.ltp('memfd_create/memfd_create03.c', test);
 const LTP4 = (test: string): Source => SRC.ltp('memfd_create/memfd_create04.c', test);
 
-function hugeSize(ctx: CaseContext): number {
+/** The default huge page size in bytes (2 MiB when the machine does not say). */
+export function hugeSize(ctx: CaseContext): number {
   return (ctx.env.hugepages.sizeKiB ?? 2048) * 1024;
 }
 
@@ -21,7 +22,8 @@ function hugeFlag(ctx: CaseContext, log2: number): number {
   return ((log2 << ctx.c.MFD_HUGE_SHIFT!) | ctx.c.MFD_HUGETLB!) >>> 0;
 }
 
-function huge(ctx: CaseContext, extra = 0): number {
+/** A hugetlb memfd (MFD_HUGETLB | MFD_CLOEXEC | extra), closed when the case ends. */
+export function huge(ctx: CaseContext, extra = 0): number {
   return ctx.fd(ctx.b.memfdCreate('conform-huge', (ctx.c.MFD_HUGETLB! | ctx.c.MFD_CLOEXEC! | extra) >>> 0));
 }
 

@@ -5,8 +5,22 @@
  */
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
-import { addSeals, attempt, kv, sealsNoExec, SRC } from './helpers.js';
+import { addSeals, attempt, errno, kv, mapFd, sealsNoExec, SRC } from './helpers.js';
 import type { CaseContext, Deviation, Expectation, Source } from './types.js';
+
+/** fallocate flags that punch a hole and keep the size. */
+export const PUNCH = (ctx: CaseContext): number => ctx.pc.FALLOC_FL_PUNCH_HOLE! | ctx.pc.FALLOC_FL_KEEP_SIZE!;
+
+/**
+ * A new read-only shared mapping of `length` bytes of `fd`, then mprotect to
+ * read-write: `ro=ok mprotect=EACCES` under a write seal, or `ro=<errno>`
+ * when even the read-only mapping is refused.
+ */
+export function readOnlyThenWritable(ctx: CaseContext, fd: number, length: number): string {
+  const addr = mapFd(ctx, fd, length, ctx.c.PROT_READ!, ctx.c.MAP_SHARED!);
+  if (typeof addr === 'string') return kv({ ro: addr });
+  return kv({ ro: 'ok', mprotect: errno(() => ctx.b.mprotect(addr, length, ctx.c.PROT_READ! | ctx.c.PROT_WRITE!)) });
+}
 
 /** open(/proc/self/fd/N, flags): the new fd (closed when the case ends) or the errno name. */
 export function reopenOrErrno(ctx: CaseContext, fd: number, flags: number): number | string {

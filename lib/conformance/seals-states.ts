@@ -8,7 +8,7 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { addSeals, attempt, errno, hex, kv, mapFd, mapResult, memfd, sealsNoExec, size, sized, SRC } from './helpers.js';
-import { FUSE_TEST, holdInAnotherProcess, readOnlySharedRanges, reopenOrErrno, splicedPagesBusy } from './seal-helpers.js';
+import { FUSE_TEST, holdInAnotherProcess, PUNCH, readOnlySharedRanges, readOnlyThenWritable, reopenOrErrno, splicedPagesBusy } from './seal-helpers.js';
 import type { Case, CaseContext, Source } from './types.js';
 
 const MT = SRC.memfdTest;
@@ -16,7 +16,6 @@ const LTP1 = (test: string): Source => SRC.ltp('memfd_create/memfd_create01.c', 
 const MEMFD_C = (fn: string): Source => SRC.code('mm/memfd.c', fn);
 
 const RW = (ctx: CaseContext): number => ctx.c.PROT_READ! | ctx.c.PROT_WRITE!;
-const PUNCH = (ctx: CaseContext): number => ctx.pc.FALLOC_FL_PUNCH_HOLE! | ctx.pc.FALLOC_FL_KEEP_SIZE!;
 const TRUNC_OPEN = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_TRUNC;
 
 /** A sealable memfd of `pages` pages with `seals` added. */
@@ -36,13 +35,6 @@ function truncOpen(ctx: CaseContext, fd: number): string {
 
 function read16(ctx: CaseContext, fd: number): string {
   return errno(() => ctx.b.read(fd, Buffer.alloc(16), 0, 16, 0));
-}
-
-/** mprotect(RW) of a new shared read-only mapping: `ro=ok mprotect=EACCES`, or `ro=EPERM` when even that mapping is refused. */
-function sharedReadOnlyThenWritable(ctx: CaseContext, fd: number): string {
-  const addr = mapFd(ctx, fd, ctx.page, ctx.c.PROT_READ!, ctx.c.MAP_SHARED!);
-  if (typeof addr === 'string') return kv({ ro: addr });
-  return kv({ ro: 'ok', mprotect: errno(() => ctx.b.mprotect(addr, ctx.page, RW(ctx))) });
 }
 
 const READ_ONLY_SHARED = [
@@ -159,7 +151,7 @@ export const cases: readonly Case[] = [
         read: read16(ctx, again),
         'private-r': mapResult(ctx, again, ctx.page, c.PROT_READ!, c.MAP_PRIVATE!),
         'private-rw': mapResult(ctx, again, ctx.page, RW(ctx), c.MAP_PRIVATE!),
-      })} ${sharedReadOnlyThenWritable(ctx, again)} ${kv({
+      })} ${readOnlyThenWritable(ctx, again, ctx.page)} ${kv({
         'shared-w': mapResult(ctx, again, ctx.page, c.PROT_WRITE!, c.MAP_SHARED!),
         punch: errno(() => b.fallocate(again, PUNCH(ctx), 0, ctx.page)),
       })}`;
@@ -223,7 +215,7 @@ export const cases: readonly Case[] = [
         seals: hex(b.getSeals(fd)),
         rw: mapResult(ctx, fd, ctx.page, RW(ctx), c.MAP_SHARED!),
         w: mapResult(ctx, fd, ctx.page, c.PROT_WRITE!, c.MAP_SHARED!),
-      })} ${sharedReadOnlyThenWritable(ctx, fd)} ${kv({ punch: errno(() => b.fallocate(fd, PUNCH(ctx), 0, ctx.page)) })}`;
+      })} ${readOnlyThenWritable(ctx, fd, ctx.page)} ${kv({ punch: errno(() => b.fallocate(fd, PUNCH(ctx), 0, ctx.page)) })}`;
     },
   }),
   sealCase({
