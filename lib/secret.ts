@@ -709,16 +709,27 @@ export class SecretBuffer {
   }
 
   #useCopy<T>(t: Ticket, fn: (bytes: Buffer) => T, access: 'r' | 'rw'): T {
-    const temp = Buffer.alloc(t.length);
+    const temp = this.#copyOut(t);
     try {
-      t.home.region.read(t.offset, temp, 0, t.length);
       const result = fn(temp);
       if (isThenable(result)) return result; // use() refuses it; nothing to write back
-      if (access === 'rw' && !this.disposed) t.home.region.write(t.offset, temp, 0, t.length);
+      this.#copyBack(t, temp, access);
       return result;
     } finally {
       temp.fill(0);
     }
+  }
+
+  /** A temporary copy of the secret, for a runtime without external buffers (the caller wipes it). */
+  #copyOut(t: Ticket): Buffer {
+    const temp = Buffer.alloc(t.length);
+    t.home.region.read(t.offset, temp, 0, t.length);
+    return temp;
+  }
+
+  /** Writes a temporary copy back after an 'rw' use, unless the secret was disposed meanwhile. */
+  #copyBack(t: Ticket, temp: Buffer, access: 'r' | 'rw'): void {
+    if (access === 'rw' && !this.disposed) t.home.region.write(t.offset, temp, 0, t.length);
   }
 
   /**
@@ -740,11 +751,10 @@ export class SecretBuffer {
       this.#readable(t, access === 'rw');
       const view = this.#zeroCopy(t);
       if (view !== undefined) return await fn(view);
-      const temp = Buffer.alloc(t.length);
+      const temp = this.#copyOut(t);
       try {
-        t.home.region.read(t.offset, temp, 0, t.length);
         const result = await fn(temp);
-        if (access === 'rw' && !this.disposed) t.home.region.write(t.offset, temp, 0, t.length);
+        this.#copyBack(t, temp, access);
         return result;
       } finally {
         temp.fill(0);
