@@ -5,12 +5,12 @@
  * mappings, forced /proc/PID/mem writes, hibernation), and the conditions
  * that pick an expectation (THP, shmem huge pages).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { gatherEnv } from '../lib/conformance/env.js';
+import { closedToOthers, gatherEnv } from '../lib/conformance/env.js';
 import { CATALOG } from '../lib/conformance/index.js';
 import { REQUIREMENTS, selectExpectation } from '../lib/conformance/expect.js';
 import type { ConformanceEnv } from '../lib/conformance/types.js';
@@ -91,6 +91,25 @@ describe('requirements read from the configuration', () => {
   it('on this machine the probe agrees with the policy it read', () => {
     if (env.procMem.policy === 'always') expect(env.procMem.forced).toBe(true);
     if (env.procMem.policy === 'never') expect(env.procMem.forced).toBe(false);
+  });
+
+  it('a step as another user: the first path closed to others (a checkout in a mode-0700 folder) skips the cases that need one', () => {
+    chmodSync(work, 0o755); // mkdtemp made it 0700
+    const closed = join(work, 'private');
+    mkdirSync(join(closed, 'pkg'), { recursive: true });
+    const file = join(closed, 'pkg', 'child.js');
+    writeFileSync(file, '');
+    chmodSync(file, 0o644);
+    chmodSync(closed, 0o700);
+    expect(closedToOthers([{ path: file, need: 0o004 }])).toBe(closed);
+    chmodSync(closed, 0o755);
+    expect(closedToOthers([{ path: file, need: 0o004 }])).toBeNull();
+    chmodSync(file, 0o600);
+    expect(closedToOthers([{ path: file, need: 0o004 }])).toBe(file);
+    const other = REQUIREMENTS.otherUser.check;
+    expect(other({ ...env, euid: 0, closedToOthers: closed }).reason).toMatch(/uid 65534 cannot reach .*private \(no permission for other users\)/);
+    expect(other({ ...env, euid: 0, closedToOthers: null }).ok).toBe(true);
+    expect(other({ ...env, euid: 1000, closedToOthers: closed }).ok).toBe(true); // not root: the cases run as this user
   });
 
   it('hibernation: "disk" offered, or why not', () => {

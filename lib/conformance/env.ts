@@ -4,13 +4,14 @@
  * privileges held, the features probe() finds, and whether a seccomp filter
  * or LSM answers a syscall in the kernel's place.
  */
-import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, statfsSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readFileSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { arch } from 'node:os';
 import { binding } from '../binding.js';
 import { PAGE_SIZE } from '../constants.js';
 import { SyscallError } from '../errors.js';
 import { kernelConfig, kernelRelease, kernelVersion, memfdNoexecSysctl, procStatusField, readSmallFile } from '../kernel.js';
 import { probe } from '../probe.js';
+import { childScript } from './context.js';
 import type { ConformanceEnv } from './types.js';
 
 /** The syscalls policyProbe() can test. */
@@ -157,6 +158,32 @@ function procMemWriteWorks(): boolean {
   }
 }
 
+/**
+ * The first path a process of another user (the cases use uid 65534) could
+ * not reach on its way to this node binary (to run it) or memseal's child
+ * script (to read it): a directory without search permission for others, or
+ * the file without read permission. Null when both are open to everyone. A
+ * checkout in a `mktemp -d` folder (mode 0700) is the usual case.
+ */
+export function closedToOthers(targets: readonly { path: string; need: number }[]): string | null {
+  for (const { path: target, need } of targets) {
+    let real: string;
+    try {
+      real = realpathSync(target);
+    } catch {
+      return target;
+    }
+    const parts = real.split('/').filter(Boolean);
+    let path = '';
+    for (let i = 0; i < parts.length; i++) {
+      path += `/${parts[i]}`;
+      const bits = i === parts.length - 1 ? need : 0o001;
+      if ((statSync(path).mode & bits) !== bits) return path;
+    }
+  }
+  return null;
+}
+
 /** Gathers the environment once; children receive it from the runner. */
 export function gatherEnv(): ConformanceEnv {
   const p = probe();
@@ -186,6 +213,10 @@ export function gatherEnv(): ConformanceEnv {
     devShmTmpfs: devShmIsTmpfs(),
     yamaPtraceScope: yama === undefined ? null : Number(yama),
     sysmapSealed: vdsoSealed(),
+    closedToOthers: closedToOthers([
+      { path: process.execPath, need: 0o005 },
+      { path: childScript(), need: 0o004 },
+    ]),
     pageSize: PAGE_SIZE,
     config,
     thp: thpFacts(),

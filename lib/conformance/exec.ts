@@ -344,8 +344,9 @@ const execCases: Case[] = [
 const SYSCTL_SRC = (test: string): Source => MT(test);
 const PIDSYS = SRC.code('kernel/pid_sysctl.h', 'pid_mfd_noexec_dointvec_minmax');
 
-function sysctlCase(c: Omit<Case, 'family' | 'isolation' | 'requires'>): Case {
-  return { ...c, family: 'exec', isolation: 'pidns', requires: ['pidns'], timeout: 15 };
+function sysctlCase(c: Omit<Case, 'family' | 'isolation' | 'requires'> & { extraRequires?: Case['requires'] }): Case {
+  const { extraRequires, ...rest } = c;
+  return { ...rest, family: 'exec', isolation: 'pidns', requires: ['pidns', ...(extraRequires ?? [])], timeout: 15 };
 }
 
 const NOEXEC_SHAPE = 'mode=0666 seals=0x20';
@@ -535,6 +536,7 @@ const sysctlCases: Case[] = [
   }),
   sysctlCase({
     id: 'exec.sysctl.unprivileged-write',
+    extraRequires: ['otherUser'],
     title: 'a process without privilege cannot write vm.memfd_noexec (EACCES: only root may open it for writing)',
     source: [PIDSYS, SRC.code('fs/proc/proc_sysctl.c', 'test_perm: mode 0644')],
     expect: [{ since: '6.3', outcome: 'write=EACCES value-unchanged=true' }],

@@ -160,6 +160,13 @@ export const REQUIREMENTS: Readonly<Record<Requirement, { describe: string; chec
   secretmem: { describe: 'memfd_secret enabled', check: (env) => featureCheck(env, 'memfd_secret') },
   mseal: { describe: 'mseal present and allowed', check: (env) => featureCheck(env, 'mseal') },
   hugetlb: { describe: 'hugetlbfs memfds', check: (env) => featureCheck(env, 'hugetlb') },
+  otherUser: {
+    describe: "a step as uid 65534 (root only): this node and memseal's files open to every user",
+    check: (env) =>
+      env.euid !== 0 || env.closedToOthers === null
+        ? ok()
+        : skip(`a process of uid 65534 cannot reach ${env.closedToOthers} (no permission for other users), so it cannot run this node or memseal's code: put memseal where every user can read it`),
+  },
   ipcLock: {
     describe: 'CAP_IPC_LOCK in the effective set',
     check: (env) => (env.caps.ipcLock ? ok() : skip(`needs CAP_IPC_LOCK, which this process lacks (uid ${env.euid}${env.container.detected ? ', in a container that drops it' : ''})`)),

@@ -251,7 +251,7 @@ export const cases: readonly Case[] = [
     id: 'hugetlb.create.unprivileged',
     title: 'an unprivileged process (not in hugetlb_shm_group) may create a hugetlb memfd',
     isolation: 'child',
-    requires: ['secondProcess'],
+    requires: ['secondProcess', 'otherUser'],
     source: [HUGETLBFS('hugetlb_file_setup: the group check applies to SysV SHM_HUGETLB only'), SRC.observed('uid 65534: ok')],
     docNote: 'memfd_create(2) lists EPERM for MFD_HUGETLB without CAP_IPC_LOCK outside hugetlb_shm_group; that check applies only to SysV SHM_HUGETLB segments, and memfd_create succeeds',
     expect: [{ since: '4.14', outcome: 'ok' }],

@@ -55,6 +55,7 @@ export type Requirement =
   | 'sh' // /bin/sh exists (script exec cases)
   | 'devShm' // a tmpfs is mounted at /dev/shm
   | 'sysmapSealed' // the kernel is built to seal system mappings (CONFIG_MSEAL_SYSTEM_MAPPINGS, read from its configuration)
+  | 'otherUser' // root can run a step as uid 65534: this node and memseal's files are open to every user
   | 'hibernation' // /sys/power/state offers "disk" (hibernation built in and available)
   | 'procMemForce'; // writes through /proc/PID/mem may override page protections (proc_mem.force_override, CONFIG_PROC_MEM_*)
 
@@ -131,6 +132,8 @@ export interface ConformanceEnv {
   devShmTmpfs: boolean;
   yamaPtraceScope: number | null;
   sysmapSealed: boolean;
+  /** The first path another user could not reach on the way to this node or memseal's child script; null when none. */
+  closedToOthers: string | null;
   pageSize: number;
   /**
    * The options of the kernel's build configuration the catalog reads, and
