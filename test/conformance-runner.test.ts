@@ -16,6 +16,7 @@ import { renderJson, renderJunit, renderTable, renderTap } from '../lib/conforma
 import { matchesFilter, reportFailed, runConformance } from '../lib/conformance/run.js';
 import { STATUSES, type Case, type ConformanceReport } from '../lib/conformance/types.js';
 import { caps, itIf } from './helpers/caps.js';
+import { stagedPackage } from './helpers/child.js';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist', 'cli', 'main.js');
@@ -29,9 +30,12 @@ function byId(report: ConformanceReport, id: string): ConformanceReport['cases']
   return r;
 }
 
+/** The CLI; as another user, the world-readable staged copy (the checkout may sit in a private folder). */
 function runCli(args: string[], options: { uid?: number; input?: string } = {}): { status: number | null; stdout: string; stderr: string } {
-  const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid };
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000, ...ids });
+  const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid, cwd: '/' };
+  const staged = options.uid === undefined ? undefined : stagedPackage();
+  const env = { ...process.env, NO_COLOR: '1', ...(staged === undefined ? {} : { MEMSEAL_ADDON_PATH: staged.addon }) };
+  const r = spawnSync(process.execPath, [staged?.cli ?? cli, ...args], { encoding: 'utf8', env, timeout: 60_000, ...ids });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

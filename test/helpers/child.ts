@@ -89,16 +89,28 @@ export interface FixtureResult {
  * dist/, the fixture and the addon (loaded through MEMSEAL_ADDON_PATH).
  */
 function stageForNobody(file: string): { script: string; addon: string } {
-  const dir = join(helperDir, 'staged');
-  if (!existsSync(join(dir, 'memseal.node'))) {
-    mkdirSync(join(dir, 'test', 'fixtures'), { recursive: true });
-    cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
-    copyFileSync(join(root, 'build', 'Release', 'memseal.node'), join(dir, 'memseal.node'));
-    for (const d of [helperDir, dir, join(dir, 'test'), join(dir, 'test', 'fixtures')]) chmodSync(d, 0o755);
-  }
+  const { dir, addon } = stagedPackage();
   const script = join(dir, 'test', 'fixtures', file);
   copyFileSync(join(fixtures, file), script);
-  return { script, addon: join(dir, 'memseal.node') };
+  return { script, addon };
+}
+
+/**
+ * A world-readable copy of the package (package.json, dist/, the addon) for
+ * processes of uid 65534, once per run: its CLI runs as that user with
+ * MEMSEAL_ADDON_PATH set to `addon`, wherever the checkout sits.
+ */
+export function stagedPackage(): { dir: string; cli: string; addon: string } {
+  const dir = join(helperDir, 'staged');
+  const addon = join(dir, 'memseal.node');
+  if (!existsSync(addon)) {
+    mkdirSync(join(dir, 'test', 'fixtures'), { recursive: true });
+    cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
+    copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
+    copyFileSync(join(root, 'build', 'Release', 'memseal.node'), addon);
+    for (const d of [helperDir, dir, join(dir, 'test'), join(dir, 'test', 'fixtures')]) chmodSync(d, 0o755);
+  }
+  return { dir, cli: join(dir, 'dist', 'cli', 'main.js'), addon };
 }
 
 function command(file: string, o: FixtureOptions): string[] {
