@@ -110,7 +110,13 @@ describe('the Docker image', () => {
       const blocked = report.entries.filter((e) => e.status === 'blocked').map((e) => e.id);
       const differ = out.differ.map((e) => e.id);
       for (const id of blocked) expect(differ).toContain(id);
-      for (const e of out.differ) expect(['blocked', 'skip'], e.id).toContain(e.b?.status);
+      // A row the host itself skipped for a requirement it lacks (otherUser, when
+      // the checkout sits in a private folder and the image's copy does not) may pass in the container.
+      const hostSkip = new Map(readReport(JSON.parse(host.stdout)).entries.filter((e) => e.status === 'skip').map((e) => [e.id, e.reason ?? '']));
+      for (const e of out.differ) {
+        if (/^[a-zA-Z]+: /.test(hostSkip.get(e.id) ?? '')) continue;
+        expect(['blocked', 'skip'], e.id).toContain(e.b?.status);
+      }
       if (report.kind === 'probe') expect(differ.sort()).toEqual(blocked.sort());
       expect(out.facts.map((f) => f.name)).toContain('container');
       console.log(`[diff] host vs container: ${out.differ.map((e) => `${e.id} -> ${e.b?.status}`).join(', ')}`);
