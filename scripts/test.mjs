@@ -28,7 +28,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -118,11 +118,22 @@ function vitestRun(title, node, extraArgs, env) {
     counts.skipped = results.numPendingTests + results.numTodoTests;
     // A file that failed to load has no tests but still failed.
     counts.failed += results.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
+    for (const f of results.testResults) {
+      const file = relative(root, f.name);
+      if (f.status === 'failed' && f.assertionResults.length === 0) failures.push(`${title}: ${file}: ${firstLine(f.message)}`);
+      for (const a of f.assertionResults) {
+        if (a.status === 'failed') failures.push(`${title}: ${file} > ${a.fullName}: ${firstLine(a.failureMessages?.[0])}`);
+      }
+    }
   } catch {
     counts.failed += 1;
+    failures.push(`${title}: no JSON report (vitest exited with ${status})`);
   }
   rmSync(out, { recursive: true, force: true });
-  if (status !== 0 && counts.failed === 0) counts.failed = 1;
+  if (status !== 0 && counts.failed === 0) {
+    counts.failed = 1;
+    failures.push(`${title}: vitest exited with ${status} though no test failed`);
+  }
   return counts;
 }
 
@@ -141,6 +152,9 @@ function sanitizerEnv() {
 // The files that load no addon in this process, or boot machines: once is enough.
 const ONCE = ['--exclude', 'test/vm*.test.ts', '--exclude', 'test/container*.test.ts', '--exclude', 'test/package.test.ts'];
 const passTimes = [];
+// Every failure, named again at the end where a truncated log still shows it.
+const failures = [];
+const firstLine = (text) => String(text ?? '').split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 300) ?? '';
 const totals = vitestRun('vitest', newest, vitestArgs, {});
 function add(title, s) {
   console.log(`${title}: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
@@ -155,6 +169,10 @@ if (!focused) {
   add('polluted-prototype run', vitestRun('vitest with a polluted Object.prototype', newest, [...ONCE, '--exclude', 'test/cli-fuzz.test.ts'], { MEMSEAL_POLLUTE_PROTOTYPE: '1' }));
 }
 console.log(`\n${passTimes.join('\n')}`);
-if (!glibcOk) totals.failed += 1;
+if (!glibcOk) {
+  totals.failed += 1;
+  failures.push('glibc floor: the addon needs a glibc newer than the floor');
+}
+if (failures.length > 0) console.log(`\nfailed:\n${failures.map((f) => `  ${f}`).join('\n')}`);
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(totals.failed === 0 ? 0 : 1);
