@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { failureJson, hasFailures, readReport, readReportFile, type Report } from '../reports.js';
 import { accelFromEnv, type AccelChoice } from '../vm/accel.js';
 import { FLAVOURS, isKernelSpec, parseKernelSpec, resolveKernel, type Flavour } from '../vm/kernels.js';
-import { findPackageRoot } from '../vm/initramfs.js';
+import { findPackageRoot } from '../package-root.js';
 import { kernelCommandLine, VmError } from '../vm/qemu.js';
 import { DEFAULT_GUEST_COMMAND, KVM_TIMEOUT_SECONDS, runInVm, runPool, vmMeta } from '../vm/run.js';
 import { createProgress } from './progress.js';

@@ -5,30 +5,13 @@
  * 1 of a new pid namespace, and talks to over a line-based JSON channel.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { binding } from '../binding.js';
+import { findPackageRoot } from '../package-root.js';
 import { PAGE_SIZE } from '../constants.js';
 import type { CaseContext, ConformanceEnv, StepHandle, StepOptions } from './types.js';
-
-/** The package root: the nearest folder above this module with memseal's package.json. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      try {
-        if ((JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'memseal') return dir;
-      } catch {
-        // Not ours: keep walking.
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error('memseal: cannot find the package root (package.json) above the conformance module');
-    dir = up;
-  }
-}
 
 /**
  * The compiled child entry. Children always run compiled JavaScript, also
@@ -36,7 +19,7 @@ export function packageRoot(): string {
  * build puts it in dist/ before the tests run.
  */
 export function childScript(): string {
-  const file = join(packageRoot(), 'dist', 'conformance', 'child.js');
+  const file = join(findPackageRoot(), 'dist', 'conformance', 'child.js');
   if (!existsSync(file)) throw new Error(`memseal: ${file} is missing; build the package first (npm run build)`);
   return file;
 }

@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
+import { findPackageRoot } from '../package-root.js';
 import { cacheSubdir } from './cache.js';
 import { type CpioEntry, withParents, writeCpio } from './cpio.js';
 import { sharedLibraries } from './ldd.js';
@@ -132,15 +133,6 @@ export interface Initramfs {
   seconds: number;
   /** The node version inside. */
   nodeVersion: string;
-}
-
-/** The root of the memseal package this module belongs to. */
-export function findPackageRoot(from: string = __dirname): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const pj = join(dir, 'package.json');
-    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'memseal') return dir;
-    if (dirname(dir) === dir) throw new Error(`no memseal package.json above ${from}`);
-  }
 }
 
 /** `name` on $PATH, or undefined. */
