@@ -59,11 +59,10 @@ describe('usage errors exit 2 before any work', () => {
   });
 
   it('--junit into a missing or unwritable directory, or onto a directory', () => {
-    const t0 = Date.now();
     const missing = memseal(['conform', '--junit', join(scratch, 'missing-dir', 'out.xml')]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/does not exist/);
-    expect(Date.now() - t0).toBeLessThan(5000); // nothing ran
+    expect(missing.stdout).toBe(''); // nothing ran: a run prints its summary line
     expect(memseal(['conform', '--junit', scratch]).status).toBe(2);
     if (process.getuid?.() !== 0) {
       const ro = join(scratch, 'ro');

@@ -53,10 +53,12 @@ describe('hygiene', () => {
     }
     const after = smallMappings();
     expect(after.filter((l) => l.includes('/memfd:hygiene-map'))).toEqual([]);
-    // Exactly as before, give or take what Node itself maps meanwhile (a
-    // thread stack guard); a leak here would add thousands.
-    expect(after.length).toBeLessThanOrEqual(before.length + 2);
-    expect(after.length).toBeGreaterThanOrEqual(before.length - 2);
+    // As before, give or take what the runtime maps meanwhile (a thread stack
+    // guard; under AddressSanitizer its allocator's own small regions). A leak
+    // here adds thousands: every third mapping is PROT_NONE, so leaked
+    // neighbours cannot all merge into a few.
+    expect(after.length).toBeLessThanOrEqual(before.length + 16);
+    expect(after.length).toBeGreaterThanOrEqual(before.length - 16);
   });
 
   it('finalizers close forgotten memfds and unmap forgotten mappings exactly once (--expose-gc child)', () => {
