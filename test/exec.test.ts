@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -249,9 +249,12 @@ describe('spawnSealed', () => {
 
   it("leaves the child only the descriptors a plain spawn gives it (no memfd)", async () => {
     using exe = await cloneExecutable(SH);
-    const sealed = spawnSealed(exe, ['-c', 'read line']);
-    const plain = spawn(SH, ['-c', 'read line']);
-    await Promise.all([new Promise((r) => sealed.once('spawn', r)), new Promise((r) => plain.once('spawn', r))]);
+    // Each says it is ready once its shell runs: right after 'spawn' the dynamic
+    // loader may still hold libc open on a descriptor of its own.
+    const sealed = spawnSealed(exe, ['-c', 'echo ready; read line']);
+    const plain = spawn(SH, ['-c', 'echo ready; read line']);
+    const ready = (c: ChildProcess): Promise<unknown> => new Promise((r) => c.stdout!.once('data', r));
+    await Promise.all([ready(sealed), ready(plain)]);
     const sealedFds = openFds(sealed.pid!);
     const plainFds = openFds(plain.pid!);
     sealed.stdin!.end('\n');
