@@ -6,6 +6,7 @@
 // error (a Node-coded TypeError/RangeError, a SyscallError, a MemsealError,
 // or the fuzzer's own thrown value passing through) is listed in `unexpected`.
 import { readdirSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
 import { arg, HOSTILE, hostile, NUMBERS, rng, setValidBias, SMALL_SIZES } from './values.mjs';
@@ -28,7 +29,7 @@ const mapsCount = () =>
   readFileSync('/proc/self/smaps', 'utf8')
     .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
     .filter((block) => {
-      const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/m.exec(block);
+      const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+[ \t]*(.*)$/m.exec(block);
       if (!m || /VmFlags:.*\bsl\b/.test(block)) return false;
       const size = Number(BigInt(`0x${m[2]}`) - BigInt(`0x${m[1]}`));
       return size <= 64 * 1024 && (m[3] === '' || m[3].startsWith('/dev/zero') || m[3].startsWith('/memfd:'));
@@ -75,6 +76,9 @@ const targets = all.filter((t) => only.length === 0 || only.includes(t.family));
 targets.cleanup = all.cleanup;
 
 for (const warm of all.warmups ?? ctx.warmups ?? []) await warm();
+// libuv starts its thread pool (a stack and a guard page per thread) on the
+// first asynchronous call: start it before counting mappings, not during.
+await stat('.');
 const outcomes = {};
 const unexpected = [];
 const pending = [];
