@@ -3,8 +3,8 @@
 // seeds (printed, so a failure can be replayed with
 // `node test/fuzz/worker.mjs SEED CALLS [FAMILY ...]`). Needs a build (npm
 // run build). Every other process leaves out the raw binding, whose hostile
-// calls change mappings that are not its own: on those the mapping count
-// must come back to where it was too.
+// calls change mappings that are not its own. The small-mapping count is
+// printed, not judged: the runtime's own mappings move it too.
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
@@ -22,7 +22,7 @@ for (let i = 0; i < processes; i++) {
   let verdict = `${families.length > 0 ? 'without raw, ' : ''}status ${r.status}, signal ${r.signal}`;
   try {
     const out = JSON.parse(r.stdout.trim().split('\n').pop());
-    const bad = out.unexpected.length > 0 || out.fds[0] !== out.fds[1] || (families.length > 0 && out.maps[0] !== out.maps[1]) || r.signal !== null;
+    const bad = out.unexpected.length > 0 || out.fds[0] !== out.fds[1] || r.signal !== null;
     verdict += `; unexpected ${out.unexpected.length}, fds ${out.fds.join('->')}, maps ${out.maps.join('->')}`;
     if (bad) failed++;
     for (const u of out.unexpected) console.log(`  ${u.target}: ${u.error}`);
