@@ -116,11 +116,13 @@ function vitestRun(title, node, extraArgs, env) {
     counts.passed = results.numPassedTests;
     counts.failed = results.numFailedTests;
     counts.skipped = results.numPendingTests + results.numTodoTests;
-    // A file that failed to load has no tests but still failed.
-    counts.failed += results.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
     for (const f of results.testResults) {
       const file = relative(root, f.name);
-      if (f.status === 'failed' && f.assertionResults.length === 0) failures.push(`${title}: ${file}: ${firstLine(f.message)}`);
+      // A file that failed to load has no tests but still failed.
+      if (f.status === 'failed' && f.assertionResults.length === 0) {
+        counts.failed += 1;
+        failures.push(`${title}: ${file}: ${firstLine(f.message)}`);
+      }
       for (const a of f.assertionResults) {
         if (a.status === 'failed') failures.push(`${title}: ${file} > ${a.fullName}: ${firstLine(a.failureMessages?.[0])}`);
       }
