@@ -16,7 +16,7 @@
  * below its parent's, and a memfd follows the highest value on its path.
  */
 import { attempt, hex, kv, SRC } from './helpers.js';
-import { writeNoexec } from './steps.js';
+import { writeNoexec } from './noexec-sysctl.js';
 import { noexecProbe } from './steps-nested.js';
 import type { Case, CaseContext, StepHandle } from './types.js';
 

@@ -5,7 +5,7 @@
  * vm.memfd_noexec, each value tried in a fresh pid namespace.
  */
 import { existsSync } from 'node:fs';
-import { readNoexec, writeNoexec, memfdShape } from './steps.js';
+import { readNoexec, writeNoexec, memfdShape } from './noexec-sysctl.js';
 import { addSeals, attempt, errno, errnoName, hex, kv, mapResult, memfd, modeOf, SRC } from './helpers.js';
 import type { Case, CaseContext, Deviation, Expectation, Source } from './types.js';
 
