@@ -13,7 +13,8 @@ import { renderJson, renderJunit, renderTable, renderTap, sourceText, summaryLin
 import { matchesFilter, reportFailed, runConformance } from '../conformance/run.js';
 import type { Case } from '../conformance/types.js';
 import { EXIT, EXIT_CODES_HELP, UsageError } from './exit.js';
-import { painter, table, useColour } from './format.js';
+import { painter, table } from '../format.js';
+import { useColour } from './format.js';
 
 export const FILTER_HELP = `PATTERN is a comma-separated list; a case runs when its id matches any
 entry. An entry without '*' matches ids that contain it ('mseal.munmap');

@@ -7,7 +7,8 @@
 import { parseArgs } from 'node:util';
 import { diffReports, readReportFile, type Report, type ReportDiff, type ReportEntry, type ReportFacts } from '../reports.js';
 import { EXIT, EXIT_CODES_HELP, UsageError } from './exit.js';
-import { painter, table, useColour } from './format.js';
+import { painter, table } from '../format.js';
+import { useColour } from './format.js';
 
 export const DIFF_HELP = `Usage: memseal diff A.json B.json [--json]
 

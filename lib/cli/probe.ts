@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { probe, type FeatureStatus, type ProbeReport } from '../probe.js';
 import { EXIT, EXIT_CODES_HELP } from './exit.js';
-import { painter, table, useColour, type Colour } from './format.js';
+import { painter, table, type Colour } from '../format.js';
+import { useColour } from './format.js';
 
 export const PROBE_HELP = `Usage: memseal probe [--json]
 
