@@ -184,7 +184,11 @@ const execCases: Case[] = [
     id: 'exec.noexec-seal.more-seals',
     title: 'MFD_NOEXEC_SEAL without MFD_ALLOW_SEALING still takes further seals (F_SEAL_WRITE: 0x28)',
     family: 'exec',
-    source: [MT('test_noexec_seal'), DOC('MFD_NOEXEC_SEAL'), SRC.lkml('mm/memfd: MFD_NOEXEC_SEAL should not imply MFD_ALLOW_SEALING (2024, not merged)')],
+    source: [
+      DOC('Note: MFD_NOEXEC_SEAL implies MFD_ALLOW_SEALING; an app that does not want sealing can add F_SEAL_SEAL after creation'),
+      MEMFD_C('memfd_create: MFD_NOEXEC_SEAL clears F_SEAL_SEAL whether or not MFD_ALLOW_SEALING is given'),
+      SRC.lkml('mm/memfd: MFD_NOEXEC_SEAL should not imply MFD_ALLOW_SEALING (2024, not merged)'),
+    ],
     expect: [{ since: '6.3', outcome: 'add=ok seals=0x28', note: 'a 2024 patch making MFD_NOEXEC_SEAL memfds unsealable was not merged' }],
     run: (ctx) => {
       const fd = memfd(ctx, ctx.c.MFD_NOEXEC_SEAL!);
