@@ -394,9 +394,13 @@ export class Memfd {
 
   /**
    * Writes `data` at `position` (pwrite), or at the file offset when
-   * `position` is omitted (write). Returns the bytes written, which can be
-   * fewer than given when the 'grow' seal stops the write at the end.
-   * @throws SyscallError EPERM when sealed against writes (or growth).
+   * `position` is omitted (write). Returns the bytes written. Under the
+   * 'grow' seal the kernel refuses the chunk (a page, or a large folio) that
+   * crosses the end of the file: a write across the end returns fewer bytes
+   * than given, or throws EPERM having written nothing when the end lies in
+   * its first chunk.
+   * @throws SyscallError EPERM when sealed against writes, or under the
+   *   'grow' seal as above.
    */
   write(data: string | ArrayBufferView, position?: number): number {
     const fd = this.#checkClosed();
@@ -408,7 +412,7 @@ export class Memfd {
       if (err instanceof SyscallError && err.code === 'EPERM') {
         const seals = this.seals;
         if (seals.has('write') || seals.has('future-write')) err.addHint("the memfd is sealed against writes ('write' or 'future-write')");
-        else if (seals.has('grow')) err.addHint("the 'grow' seal forbids writing past the end");
+        else if (seals.has('grow')) err.addHint("the 'grow' seal forbids writing past the end, and the kernel refuses the whole chunk (up to a large folio) that would cross it");
       }
       throw err;
     }
@@ -449,7 +453,9 @@ export class Memfd {
 
   /**
    * Changes the permission bits (fchmod).
-   * @throws SyscallError EPERM when the 'exec' seal freezes the x bits.
+   * @throws SyscallError EPERM under the 'exec' seal for a mode whose
+   *   execute bits differ from the current ones (the other bits may change;
+   *   hugetlbfs memfds ignore the seal here).
    */
   chmod(mode: number): void {
     const fd = this.#checkClosed();
@@ -458,7 +464,7 @@ export class Memfd {
       binding().fchmod(fd, mode);
     } catch (err) {
       if (err instanceof SyscallError && err.code === 'EPERM' && this.seals.has('exec')) {
-        err.addHint("the 'exec' seal freezes the execute bits");
+        err.addHint("the 'exec' seal freezes the execute bits: only modes with the same execute bits are allowed");
       }
       throw err;
     }
