@@ -74,13 +74,15 @@ export const VM_EXIT_HELP = exitStatusHelp({
 /** The table of `memseal --help`: every status of every subcommand (the README's CLI section repeats it). */
 export const EXIT_CODES_HELP = `Exit status:
   0  success (diff: the reports agree)
-  1  a case failed or broke, or deviated under --strict (diff: the reports differ)
+  1  a case failed or broke, or deviated under --strict (diff: the reports
+     differ; vm: a kernel gave no report); never from probe
   2  usage error, found before any work: an unknown option, a bad value, a
-     filter that matches no case, an input file that cannot be read, an
-     output file whose directory is missing or not writable
+     --filter entry that matches no case or a --filter without entries, an
+     input file that cannot be read, an output file whose directory is
+     missing or not writable
   3  the run broke: an unexpected error, or the output could not be written
   memseal exec exits as the program did; 126 when it cannot run, 127 when
-  it is not found.
+  it is not found. Each COMMAND --help lists the statuses it can return.
 `;
 
 /** The command line is wrong: the CLI prints the message and exits 2. */
