@@ -6,10 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemlockLimitError, MemsealError, PAGE_SIZE, SecretBuffer, UnsupportedError } from '../lib/index.js';
 import { caps, itIf } from './helpers/caps.js';
+import { unlessEmulated } from './helpers/emulation.js';
 import { helper, root, runFixture, tools, withLiveFixture } from './helpers/child.js';
 
 const secretmem = caps.secretmem;
-const needSecretmem = itIf(secretmem, 'memfd_secret is unavailable on this machine');
+const needSecretmem = itIf(secretmem, 'memfd_secret is unavailable on this machine', 'memfd_secret');
 const needCc = tools.cc;
 const live: SecretBuffer[] = [];
 const track = (s: SecretBuffer): SecretBuffer => (live.push(s), s);
@@ -64,7 +65,7 @@ describe('SecretBuffer.alloc', () => {
     for (const s of many) s.dispose();
   });
 
-  it('uses locked anonymous memory for backing: mlock, with the same guard pages', () => {
+  unlessEmulated('madvise')('uses locked anonymous memory for backing: mlock, with the same guard pages', () => {
     const s = track(SecretBuffer.alloc(64, { backing: 'mlock' }));
     expect(s.backing).toBe('mlock');
     const line = mapsLine(s.address);
@@ -184,7 +185,7 @@ describe('printing and copying', () => {
     expect(`${track(SecretBuffer.alloc(32))}`).toBe('[SecretBuffer 32 bytes secretmem]');
   });
 
-  it('refuses structuredClone and postMessage; copying its Buffer makes an ordinary copy', () => {
+  needSecretmem('refuses structuredClone and postMessage; copying its Buffer makes an ordinary copy', () => {
     const r = runFixture('secret-transfer.cjs');
     expect(r.status, r.stderr).toBe(0);
     for (const k of ['structuredClone', 'postMessage', 'postMessageInObject']) {
@@ -291,7 +292,7 @@ describe('dispose', () => {
     expect(() => kept.access).toThrow(expect.objectContaining({ code: 'ERR_MEMSEAL_DISPOSED' }));
   });
 
-  it('touching a disposed or protect(none) secret never crashes (child process)', () => {
+  needSecretmem('touching a disposed or protect(none) secret never crashes (child process)', () => {
     const r = runFixture('secret-touch.cjs');
     expect(r.signal).toBeNull();
     expect(r.status, r.stderr).toBe(0);
@@ -313,7 +314,7 @@ describe('dispose', () => {
     }
   });
 
-  itIf(needCc, 'cc is needed to build the munmap spy')('wipes the bytes before the memory is released (munmap spy, child process)', () => {
+  itIf(needCc, 'cc is needed to build the munmap spy', 'memfd_secret')('wipes the bytes before the memory is released (munmap spy, child process)', () => {
     const spy = helper('munmap-spy')!;
     const dir = mkdtempSync(join(tmpdir(), 'memseal-spy-'));
     const log = join(dir, 'munmap.log');
@@ -344,7 +345,7 @@ describe('dispose', () => {
     }
   });
 
-  it('the finalizer disposes a secret that was never disposed (--expose-gc, child process)', () => {
+  needSecretmem('the finalizer disposes a secret that was never disposed (--expose-gc, child process)', () => {
     const r = runFixture('secret-gc.cjs', { nodeArgs: ['--expose-gc'] });
     expect(r.status, r.stderr).toBe(0);
     expect(r.json.before).toEqual({ mapped: true, live: 1, pooled: 1 });
@@ -377,7 +378,7 @@ describe('isolation from other processes', () => {
     });
   });
 
-  itIf(secretmem && needCc, 'needs memfd_secret and cc')('another process cannot read secret memory with process_vm_readv, but reads ordinary memory', async () => {
+  itIf(secretmem && needCc, 'needs memfd_secret and cc', 'memfd_secret')('another process cannot read secret memory with process_vm_readv, but reads ordinary memory', async () => {
     const vmread = helper('vmread')!;
     const read = (pid: number, address: string, length: number): string =>
       spawnSync(vmread, [String(pid), `0x${BigInt(address).toString(16)}`, String(length)], { encoding: 'utf8' }).stdout.trim();
@@ -389,7 +390,7 @@ describe('isolation from other processes', () => {
     });
   });
 
-  itIf(needCc && existsSync(join(process.execPath, '..', '..', 'include', 'node', 'node_api.h')), "needs cc and Node's headers")(
+  itIf(needCc && existsSync(join(process.execPath, '..', '..', 'include', 'node', 'node_api.h')), "needs cc and Node's headers", 'memfd_secret', 'madvise')(
     'a forked child sees zeros for mlock secrets (WIPEONFORK) and no mapping for secret memory (DONTFORK)',
     () => {
       const r = runFixture('secret-fork.cjs', { args: [helper('forkpeek')!] });
@@ -403,7 +404,7 @@ describe('isolation from other processes', () => {
 });
 
 describe('threads', () => {
-  it('several worker threads allocate, use and dispose at once', () => {
+  needSecretmem('several worker threads allocate, use and dispose at once', () => {
     const r = runFixture('secret-workers.cjs');
     expect(r.status, r.stderr).toBe(0);
     expect(r.json.results).toHaveLength(4);
@@ -412,7 +413,7 @@ describe('threads', () => {
 });
 
 describe('seal', () => {
-  itIf(caps.mseal, 'mseal is unavailable on this machine')('keeps the memory for good, refuses changes, and dispose wipes what it can (child process)', () => {
+  itIf(caps.mseal, 'mseal is unavailable on this machine', 'mseal')('keeps the memory for good, refuses changes, and dispose wipes what it can (child process)', () => {
     const r = runFixture('secret-seal.cjs');
     expect(r.status, r.stderr).toBe(0);
     const ro = r.json.readOnly;
@@ -456,7 +457,7 @@ describe('errors that say what to do', () => {
     expect(e.message).toMatch(/^EAGAIN: mmap cannot lock 4096 more bytes: RLIMIT_MEMLOCK is 8192 bytes \(ulimit -l 8\)/);
   });
 
-  itIf(needCc && secretmem, 'needs cc and memfd_secret')('memfd_secret denied by seccomp names seccomp; fallback mlock works and says so', () => {
+  itIf(needCc && secretmem, 'needs cc and memfd_secret', 'memfd_secret')('memfd_secret denied by seccomp names seccomp; fallback mlock works and says so', () => {
     const deny = helper('seccomp-deny')!;
     for (const [errno, code] of [
       [1, 'EPERM'],
@@ -481,7 +482,7 @@ describe('errors that say what to do', () => {
 
 describe('runtimes without external buffers', () => {
   const variant = join(root, 'build-no-external-buffers', 'build', 'Release', 'memseal.node');
-  itIf(existsSync(variant), 'build it with: node scripts/build.mjs --native --variant=no-external-buffers')(
+  itIf(existsSync(variant), 'build it with: node scripts/build.mjs --native --variant=no-external-buffers', 'memfd_secret')(
     'buffer throws a clear error; read, write and use work through a wiped temporary (child process)',
     () => {
       const r = runFixture('secret-noext.cjs', { env: { MEMSEAL_ADDON_PATH: variant } });
