@@ -20,10 +20,17 @@ export { SEAL_NAMES } from './seals.js';
 export type { SealName } from './seals.js';
 export { cloneExecutable, cloneExecutableSync, ExecError, ExecRefusedError, spawnSealed, TmpfileExecutable } from './exec.js';
 export type { CloneExecutableOptions, Executable, ExecErrorCode, ExecRefusalReason, ExecRefusedErrorOptions, ExecSource, ExecSourceSync, SpawnSealedOptions } from './exec.js';
-export { MAX_SECRET_SIZE, SecretBuffer } from './secret.js';
-export type { SecretBacking, SecretBufferFromOptions, SecretBufferOptions, SecretBufferStats, SecretSealOptions, SecretUseOptions } from './secret.js';
+export { MAX_SECRET_SIZE, SecretBuffer } from './secret/index.js';
 export { SECRET_POOL_CLASSES, SecretPool } from './pool.js';
 export type { SecretPoolClassStats, SecretPoolFromOptions, SecretPoolOptions, SecretPoolStats } from './pool.js';
+export type {
+  SecretBacking,
+  SecretBufferFromOptions,
+  SecretBufferOptions,
+  SecretBufferStats,
+  SecretSealOptions,
+  SecretUseOptions,
+} from './secret/index.js';
 export { MemfdListener, memfdSocketPair, receiveMemfd, sendMemfd, TransferError } from './transfer.js';
 export type { MemfdListenerOptions, ReceivedMemfd, ReceiveMemfdOptions, SendMemfdOptions, TransferErrorCode } from './transfer.js';
 export { runConformance } from './conformance/run.js';

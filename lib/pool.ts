@@ -26,20 +26,10 @@ import { type RawRegion } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
 import { MemsealError } from './errors.js';
 import { type Access } from './mapping.js';
-import {
-  accessOf,
-  mapSecretRegion,
-  MAX_SECRET_SIZE,
-  protectRegion,
-  sealRegion,
-  RegionGate,
-  SecretBuffer,
-  secretInHome,
-  sourceBytes,
-  type SecretBacking,
-  type SecretHome,
-  type Ticket,
-} from './secret.js';
+import { SecretBuffer, secretInHome } from './secret/buffer.js';
+import { accessOf, protectRegion, RegionGate, sealRegion, type SecretHome, type Ticket } from './secret/home.js';
+import { mapSecretRegion, type SecretBacking } from './secret/memory.js';
+import { MAX_SECRET_SIZE, sourceBytes } from './secret/options.js';
 import { validateInteger, validateOneOf, validateOptions } from './validate.js';
 
 /** The slot sizes, in bytes. Larger secrets get a SecretBuffer of their own. */
