@@ -20,14 +20,16 @@ export { SEAL_NAMES } from './seals.js';
 export type { SealName } from './seals.js';
 export { cloneExecutable, cloneExecutableSync, ExecError, ExecRefusedError, spawnSealed, TmpfileExecutable } from './exec.js';
 export type { CloneExecutableOptions, Executable, ExecErrorCode, ExecRefusalReason, ExecRefusedErrorOptions, ExecSource, ExecSourceSync, SpawnSealedOptions } from './exec.js';
-export { MAX_SECRET_SIZE, SecretBuffer } from './secret/index.js';
-export { SECRET_POOL_CLASSES, SecretPool } from './pool.js';
-export type { SecretPoolClassStats, SecretPoolFromOptions, SecretPoolOptions, SecretPoolStats } from './pool.js';
+export { MAX_SECRET_SIZE, SECRET_POOL_CLASSES, SecretBuffer, SecretPool } from './secret/index.js';
 export type {
   SecretBacking,
   SecretBufferFromOptions,
   SecretBufferOptions,
   SecretBufferStats,
+  SecretPoolClassStats,
+  SecretPoolFromOptions,
+  SecretPoolOptions,
+  SecretPoolStats,
   SecretSealOptions,
   SecretUseOptions,
 } from './secret/index.js';
