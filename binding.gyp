@@ -21,6 +21,7 @@
             'native/fileio.cc',
             'native/mman.cc',
             'native/region.cc',
+            'native/lifetime.cc',
             'native/secretmem.cc',
             'native/ranges.cc',
             'native/copy.cc',
