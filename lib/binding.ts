@@ -119,7 +119,10 @@ export interface RawBinding {
   fstat(fd: number): RawStat;
   fchmod(fd: number, mode: number): void;
   fallocate(fd: number, mode: number, offset: number, length: number): void;
+  /** Forgets `fd` if this environment owned it (ownFd), then closes it. */
   close(fd: number): void;
+  /** This environment (thread) closes `fd`, and removes the socket file at `path`, when it is torn down, unless close(fd) came first. */
+  ownFd(fd: number, path?: string): void;
   dup(fd: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
   read(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number | bigint): number;

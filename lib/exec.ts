@@ -167,6 +167,7 @@ export class TmpfileExecutable {
     this.#name = name;
     this.#dir = dir;
     this.#refusal = refusal;
+    binding().ownFd(fd); // closed with this thread, if not before
     tmpfileFinalizer.register(this, fd, this);
   }
 
@@ -427,6 +428,7 @@ function createTmpfile(dirs: readonly string[], refusal: ExecRefusedError): Targ
     }
     let problem: string;
     try {
+      binding().ownFd(fd); // closed with this thread if it ends during an async clone
       if (!binding().fstatvfs(fd).noexec) return { kind: 'tmpfile', fd, dir, refusal };
       problem = 'mounted noexec';
     } catch (err) {
@@ -560,6 +562,7 @@ export async function cloneExecutable(source: ExecSource, options?: CloneExecuta
       throw fsError(err);
     }
     owned = true;
+    binding().ownFd(srcFd); // closed with this thread if it ends during the copy
   } else if (src.kind === 'fd') {
     srcFd = src.fd;
   }
@@ -581,7 +584,7 @@ export async function cloneExecutable(source: ExecSource, options?: CloneExecuta
       throw err;
     }
   } finally {
-    if (owned && srcFd !== undefined) fs.closeSync(srcFd);
+    if (owned && srcFd !== undefined) binding().close(srcFd);
   }
 }
 
@@ -606,6 +609,7 @@ export function cloneExecutableSync(source: ExecSourceSync, options?: CloneExecu
       throw fsError(err);
     }
     owned = true;
+    binding().ownFd(srcFd); // closed with this thread if it is terminated during the copy
   } else if (src.kind === 'fd') {
     srcFd = src.fd;
   }
@@ -626,7 +630,7 @@ export function cloneExecutableSync(source: ExecSourceSync, options?: CloneExecu
       throw err;
     }
   } finally {
-    if (owned && srcFd !== undefined) fs.closeSync(srcFd);
+    if (owned && srcFd !== undefined) binding().close(srcFd);
   }
 }
 
