@@ -143,6 +143,10 @@ export interface RawBinding {
   poke(addr: bigint, bytes: ArrayBufferView): number;
   pkeyAlloc(flags: number, rights: number): number;
   pkeyFree(pkey: number): void;
+  /** The lines of /proc/self/maps: the mappings this process has. */
+  countMappings(): number;
+  /** How many mappings the Regions of this process hold, at most (3 between guard pages, else 1). */
+  regionMappings(): number;
   /** [start, end) of each range the raw mmap (or, with `regions`, a Region) owns. */
   ownedRanges(regions: boolean): Array<[bigint, bigint]>;
   memfdSecret(flags: number): number;

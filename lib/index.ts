@@ -6,8 +6,8 @@
  * it elsewhere throws ERR_MEMSEAL_UNSUPPORTED_PLATFORM.
  */
 export { constants, PAGE_SIZE } from './constants.js';
-export { MemlockLimitError, MemsealError, SyscallError, UnsupportedError, isErrno } from './errors.js';
-export type { MemlockLimitErrorOptions, MemsealErrorCode, SyscallErrorOptions, UnsupportedErrorOptions, UnsupportedReason } from './errors.js';
+export { MapCountError, MemlockLimitError, MemsealError, SyscallError, UnsupportedError, isErrno } from './errors.js';
+export type { MapCountErrorOptions, MemlockLimitErrorOptions, MemsealErrorCode, SyscallErrorOptions, UnsupportedErrorOptions, UnsupportedReason } from './errors.js';
 export type { FeatureName } from './features.js';
 export { FEATURE_SINCE } from './features.js';
 export { Mapping } from './mapping.js';

@@ -50,7 +50,14 @@ struct State {
   bool unmapped = false;
   bool sealed = false;
   EnvResources* owner = nullptr;  // the environment that holds it, until released
+  int64_t mappings = 0;           // what it adds to the process's count of mappings, at most
 };
+
+// The mappings all Regions hold, process-wide: an upper bound (3 for memory
+// between guard pages, 1 otherwise), since the guard pages of neighbouring
+// Regions merge into one mapping. lib/ reads /proc/self/maps only when this
+// has grown enough to matter (vm.max_map_count).
+std::atomic<int64_t> region_mappings{0};
 
 void WipeShim(uintptr_t data, size_t length) {
   explicit_bzero(reinterpret_cast<void*>(data), length);
@@ -164,6 +171,7 @@ int ReleaseMemory(State* s, const char** syscall) {
   rc = MunmapShim(s->base, s->total);
   if (rc < 0) return rc;
   RemoveRange(s->base, s->total);
+  region_mappings.fetch_sub(s->mappings);
   s->unmapped = true;
   Disown(s);
   return 0;
@@ -284,6 +292,8 @@ class Region : public Napi::ObjectWrap<Region> {
       throw SyscallError(info.Env(), rc, "mmap");
     }
     AddRange(state_->base, state_->total, RangeKind::kRegion);
+    state_->mappings = guard > 0 ? 3 : 1;
+    region_mappings.fetch_add(state_->mappings);
     state_->owner = GetEnvResources(info.Env());
     state_->owner->AddRegion(state_, EndRegion);
     info.This().As<Napi::Object>().TypeTag(&kRegionTag);
@@ -575,12 +585,19 @@ class Region : public Napi::ObjectWrap<Region> {
   size_t prune_at_ = 64;
 };
 
+// regionMappings(): how many mappings the Regions of this process hold, at most.
+Napi::Value RegionMappings(const Napi::CallbackInfo& info) {
+  if (info.Length() != 0) Usage(info, "regionMappings()");
+  return Napi::Number::New(info.Env(), static_cast<double>(region_mappings.load()));
+}
+
 }  // namespace
 
 void InitRegion(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = Region::Define(env);
   GetAddonData(env)->region_class = Napi::Persistent(cls);
   exports.Set("Region", cls);
+  exports.Set("regionMappings", Napi::Function::New(env, RegionMappings, "regionMappings"));
 }
 
 }  // namespace memseal

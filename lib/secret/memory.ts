@@ -7,7 +7,8 @@ import { binding, type RawRegion } from '../binding.js';
 import { constants, PAGE_SIZE } from '../constants.js';
 import { MemlockLimitError, SyscallError, UnsupportedError } from '../errors.js';
 import { explainUnavailable } from '../features.js';
-import { procStatusField } from '../kernel.js';
+import { hasCapability, procStatusField } from '../kernel.js';
+import { explainMapCount } from '../mapcount.js';
 import { mapRegion } from '../mapping.js';
 
 /** Where a secret's bytes live: memfd_secret memory, or locked anonymous memory. */
@@ -24,12 +25,18 @@ function vmLckBytes(): number {
 }
 
 /**
- * Turns a failure to lock memory into a MemlockLimitError when
- * RLIMIT_MEMLOCK explains it (EAGAIN from mmap of secret memory always does;
- * ENOMEM or EPERM when the numbers say so); other errors pass through.
+ * @internal Turns a failure to lock memory into a MemlockLimitError when
+ * RLIMIT_MEMLOCK is what refused: never for a process with CAP_IPC_LOCK
+ * (root), which the limit does not bind at mmap or mlock; else EAGAIN from
+ * mmap of secret memory always, ENOMEM or EPERM when the numbers say so. An
+ * ENOMEM near vm.max_map_count becomes a MapCountError. Anything else passes
+ * through.
  */
-function explainMemlock(err: unknown, requested: number): unknown {
+export function explainMemlock(err: unknown, requested: number): unknown {
   if (!(err instanceof SyscallError) || !['EAGAIN', 'ENOMEM', 'EPERM'].includes(err.code)) return err;
+  const mapCount = explainMapCount(err, 3);
+  if (mapCount !== err) return mapCount;
+  if (hasCapability(binding().procConstants.CAP_IPC_LOCK!)) return err;
   const [soft] = binding().getrlimit(binding().rlimits.RLIMIT_MEMLOCK);
   const locked = vmLckBytes();
   const over = soft >= 0 && (locked < 0 || locked + requested > soft);
