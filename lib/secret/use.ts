@@ -4,6 +4,7 @@
  */
 import { MemsealError } from '../errors.js';
 import { checkAccess, type Ticket } from './home.js';
+import { SecretView } from './view.js';
 
 /** A promise or any object with a then() method. */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -17,9 +18,12 @@ function asyncCallbackError(): MemsealError {
   );
 }
 
-/** A temporary copy of the secret, for a runtime without external buffers (the caller wipes it). */
+/**
+ * A temporary copy of the secret, for a runtime without external buffers
+ * (the caller wipes it); it prints as the zero-copy Buffer would not.
+ */
 function copyOut(t: Ticket): Buffer {
-  const temp = Buffer.alloc(t.length);
+  const temp = new SecretView(t.length) as unknown as Buffer;
   t.home.region.read(t.offset, temp, 0, t.length);
   return temp;
 }

@@ -11,15 +11,46 @@ let externalBuffers = true;
 /**
  * The Buffer a SecretBuffer hands out: a Buffer in every respect (its
  * prototype chain holds Buffer.prototype, as Node's own Buffers do), except
- * that util.inspect and JSON.stringify show its length, not its bytes.
+ * that it never shows its bytes by itself: util.inspect, JSON.stringify and
+ * every implicit conversion to a string (String(), template strings, `+`,
+ * `%s`, an array joined) give a label with its length. Its bytes come out
+ * only when code asks for them by name: toString([encoding]), the
+ * explicit decoding Buffer has always had, or reading them (indexing,
+ * iteration, copying). Views made with subarray() and slice() are
+ * SecretViews too.
  */
 export class SecretView extends Uint8Array {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `<Buffer (secret) ${this.length} bytes>`;
   }
 
+  /** Buffer's legacy inspect(), as util.inspect. */
+  inspect(): string {
+    return `<Buffer (secret) ${this.length} bytes>`;
+  }
+
   toJSON(): string {
     return `[secret ${this.length} bytes]`;
+  }
+
+  /** The label: Array#toLocaleString calls it on each element without being asked to. */
+  override toLocaleString(): string {
+    return `[secret ${this.length} bytes]`;
+  }
+
+  /** `+buffer` is NaN, never the bytes read as a number; a string conversion is the label. */
+  [Symbol.toPrimitive](hint: string): string | number {
+    return hint === 'number' ? Number.NaN : `[secret ${this.length} bytes]`;
+  }
+
+  /** A SecretView over the same memory, as Buffer#subarray. */
+  override subarray(start?: number, end?: number): this {
+    return Uint8Array.prototype.subarray.call(this, start, end) as this;
+  }
+
+  /** The same as subarray(), as for a Buffer (no copy). */
+  override slice(start?: number, end?: number): this {
+    return Uint8Array.prototype.subarray.call(this, start, end) as this;
   }
 }
 Object.setPrototypeOf(SecretView.prototype, Buffer.prototype);
