@@ -1,14 +1,16 @@
 /**
- * `memseal conform [--json | --junit FILE | --tap] [--filter PATTERN] [--list] [--strict] [--verbose]`:
+ * `memseal conform [--json | --junit FILE | --tap | --ktap] [--filter PATTERN] [--list] [--strict] [--verbose]`:
  * runs the conformance catalog against this kernel. Exit statuses: see
  * EXIT in ./exit.js (1 when a case fails or breaks, or, with --strict,
- * deviates; 2 for a usage error, found before anything runs).
+ * deviates; 2 for a usage error, found before anything runs); under
+ * --ktap kselftest's (4 when every case was skipped).
  */
 import { accessSync, constants as fsConstants, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CATALOG } from '../conformance/index.js';
 import { rangeText } from '../conformance/expect.js';
+import { ktapBroken, ktapExitStatus, renderKtap } from '../conformance/ktap.js';
 import { renderJson, renderJunit, renderTable, renderTap, sourceText, summaryLine } from '../conformance/report.js';
 import { matchesFilter, reportFailed, runConformance } from '../conformance/run.js';
 import type { Case } from '../conformance/types.js';
@@ -21,14 +23,18 @@ one with '*' is a glob over the whole id, '*' standing for any run of
 characters ('seals.*.busy', 'memfd.*'). Spaces around entries are ignored.
 A PATTERN that matches no case is a usage error. --list shows the ids.`;
 
-export const CONFORM_HELP = `Usage: memseal conform [--json | --junit FILE | --tap] [--filter PATTERN] [--list] [--strict] [--verbose]
+export const CONFORM_HELP = `Usage: memseal conform [--json | --junit FILE | --tap | --ktap] [--filter PATTERN] [--list] [--strict] [--verbose]
 
 Runs the conformance catalog against this kernel and prints a table (or a
-JSON report, JUnit XML to FILE, or TAP).
+JSON report, JUnit XML to FILE, TAP or KTAP).
 
   --json            the report as JSON on stdout (with --list: the cases)
   --junit FILE      JUnit XML to FILE (its directory must exist and be writable)
   --tap             TAP version 13 on stdout
+  --ktap            KTAP version 1 on stdout (the kernel's test format), one
+                    nested block per family; exit statuses as kselftest's:
+                    0 nothing failed, 1 a case failed or broke, 4 every case
+                    was skipped
   --filter PATTERN  only the matching cases (below)
   --list            list the cases, do not run them
   --strict          a deviation fails the run
@@ -90,6 +96,7 @@ export async function runConform(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       junit: { type: 'string' },
       tap: { type: 'boolean', default: false },
+      ktap: { type: 'boolean', default: false },
       filter: { type: 'string' },
       list: { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
@@ -102,10 +109,12 @@ export async function runConform(argv: string[]): Promise<number> {
     process.stdout.write(CONFORM_HELP);
     return EXIT.ok;
   }
-  if ([values.json, values.tap, values.junit !== undefined].filter(Boolean).length > 1) {
-    throw new UsageError('choose one of --json, --junit FILE, --tap');
+  if ([values.json, values.tap, values.junit !== undefined, values.ktap].filter(Boolean).length > 1) {
+    throw new UsageError('choose one of --json, --junit FILE, --tap, --ktap');
   }
-  if (values.list && (values.tap || values.junit !== undefined)) throw new UsageError('--list prints a table, or JSON with --json; not TAP or JUnit');
+  if (values.list && (values.tap || values.junit !== undefined || values.ktap)) {
+    throw new UsageError('--list prints a table, or JSON with --json; not TAP, KTAP or JUnit');
+  }
   const selected = CATALOG.filter((c) => matchesFilter(c.id, values.filter));
   if (selected.length === 0) throw new UsageError(`--filter '${values.filter ?? ''}' matches no case (see --list, and --help for the syntax)`);
   if (values.junit !== undefined) checkOutputFile(values.junit, '--junit');
@@ -114,6 +123,7 @@ export async function runConform(argv: string[]): Promise<number> {
     process.stdout.write(listCases(selected, colour, values.json));
     return EXIT.ok;
   }
+  if (values.ktap) return runKtap(values.filter, values.strict);
   const report = await runConformance({ filter: values.filter, strict: values.strict });
   if (values.json) process.stdout.write(renderJson(report));
   else if (values.tap) process.stdout.write(renderTap(report));
@@ -130,4 +140,21 @@ export async function runConform(argv: string[]): Promise<number> {
     for (const c of report.cases.filter((x) => x.status !== 'pass')) process.stdout.write(`${c.id}: ${c.source.map(sourceText).join('; ')}\n`);
   }
   return reportFailed(report) ? EXIT.failed : EXIT.ok;
+}
+
+/**
+ * --ktap: the report as KTAP with kselftest's exit status. A run that breaks
+ * (which `memseal conform` reports with status 3) is one `not ok` line with
+ * `# ERROR` and status 1, as a lab's parser expects.
+ */
+async function runKtap(filter: string | undefined, strict: boolean): Promise<number> {
+  let report;
+  try {
+    report = await runConformance({ filter, strict });
+  } catch (err) {
+    process.stdout.write(ktapBroken(`the run broke: ${(err as Error).message ?? String(err)}`));
+    return 1;
+  }
+  process.stdout.write(renderKtap(report));
+  return ktapExitStatus(report);
 }
