@@ -17,6 +17,7 @@ import { availableParallelism } from 'node:os';
 import { failureJson, hasFailures, readReport, readReportFile, type Report } from '../reports.js';
 import { accelFromEnv, type AccelChoice } from '../vm/accel.js';
 import { FLAVOURS, isKernelSpec, parseKernelSpec, resolveKernel, type Flavour } from '../vm/kernels.js';
+import { nodeCommand } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
 import { kernelCommandLine, VmError } from '../vm/qemu.js';
 import { DEFAULT_GUEST_COMMAND, KVM_TIMEOUT_SECONDS, runInVm, runPool, vmMeta } from '../vm/run.js';
@@ -119,7 +120,8 @@ function column(title: string, stdout: string, exitCode: number, vm: Record<stri
 
 function hostColumn(command: readonly string[]): Column {
   const cli = join(findPackageRoot(), 'dist', 'cli', 'main.js');
-  const r = spawnSync(process.execPath, [cli, ...command], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const node = nodeCommand([cli, ...command]);
+  const r = spawnSync(node.file, node.args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.error) throw r.error;
   if (r.stderr) process.stderr.write(r.stderr);
   return column('host', r.stdout, r.status ?? 1, undefined);

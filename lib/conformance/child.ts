@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { binding } from '../binding.js';
 import { SyscallError } from '../errors.js';
+import { nodeCommand } from '../node-self.js';
 import { Context, childScript } from './context.js';
 import type { Case, ConformanceEnv } from './types.js';
 
@@ -98,7 +99,8 @@ async function runInNewPidns(raw: string): Promise<number> {
     for (const id of job.ids) report({ t: 'error', id, message: `unshare(CLONE_NEWPID): ${describe(err)}`, failedSyscall: failedSyscall(err), ms: 0 });
     return 0;
   }
-  const child = spawn(process.execPath, [childScript(), 'run', raw], { stdio: ['ignore', 'inherit', 'inherit', REPORT_FD] });
+  const node = nodeCommand([childScript(), 'run', raw]);
+  const child = spawn(node.file, node.args, { stdio: ['ignore', 'inherit', 'inherit', REPORT_FD] });
   return new Promise((resolve) => {
     child.on('error', (err) => {
       process.stderr.write(`memseal conform: cannot start the pid-namespace child: ${err.message}\n`);

@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
+import { nodeBinary } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
 import { cacheSubdir } from './cache.js';
 import { type CpioEntry, withParents, writeCpio } from './cpio.js';
@@ -162,7 +163,7 @@ export function findBusybox(): string {
 
 /** Default inputs: this node, busybox from $PATH, this package. */
 export function defaultInputs(): InitramfsInputs {
-  return { node: process.execPath, busybox: findBusybox(), packageRoot: findPackageRoot() };
+  return { node: nodeBinary(), busybox: findBusybox(), packageRoot: findPackageRoot() };
 }
 
 function walk(dir: string, keep: (rel: string) => boolean, base = dir): string[] {
@@ -293,7 +294,7 @@ function prune(dir: string): void {
 }
 
 function nodeVersionOf(node: string): string {
-  if (node === process.execPath) return process.version;
+  if (node === nodeBinary()) return process.version;
   return execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 }
 
