@@ -130,6 +130,7 @@ describe('statuses', () => {
       expect(j.kernel).toEqual({
         release: expect.any(String),
         version: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+        build: expect.stringMatching(/^#/),
         arch: expect.any(String),
         cmdline: expect.any(String),
         config: j.kernel.config === null ? null : expect.stringMatching(/^\/(proc|boot|usr|lib)\//),

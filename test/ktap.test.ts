@@ -119,7 +119,7 @@ describe('KTAP rendering', () => {
 
 describe('memseal conform --ktap', () => {
   it('with --json, --tap or --junit is a usage error (2) and runs nothing', () => {
-    for (const other of [['--json'], ['--tap'], ['--junit', '/tmp/x.xml']]) {
+    for (const other of [['--json'], ['--tap'], ['--junit', '/tmp/x.xml'], ['--kcidb', 'lab']]) {
       const r = spawnSync(process.execPath, [cli, 'conform', '--ktap', ...other], { encoding: 'utf8' });
       expect(r.status, other.join(' ')).toBe(2);
       expect(r.stdout).toBe('');

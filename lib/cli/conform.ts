@@ -1,5 +1,5 @@
 /**
- * `memseal conform [--json | --junit FILE | --tap | --ktap] [--filter PATTERN] [--list] [--strict] [--verbose]`:
+ * `memseal conform [--json | --junit FILE | --tap | --ktap | --kcidb ORIGIN] [--filter PATTERN] [--list] [--strict] [--verbose]`:
  * runs the conformance catalog against this kernel. Exit statuses: see
  * EXIT in ./exit.js (1 when a case fails or breaks, or, with --strict,
  * deviates; 2 for a usage error, found before anything runs); under
@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CATALOG } from '../conformance/index.js';
 import { rangeText } from '../conformance/expect.js';
+import { KCIDB_ORIGIN, renderKcidb } from '../conformance/kcidb.js';
 import { ktapBroken, ktapExitStatus, renderKtap } from '../conformance/ktap.js';
 import { renderJson, renderJunit, renderTable, renderTap, sourceText, summaryLine } from '../conformance/report.js';
 import { matchesFilter, reportFailed, runConformance } from '../conformance/run.js';
@@ -23,10 +24,10 @@ one with '*' is a glob over the whole id, '*' standing for any run of
 characters ('seals.*.busy', 'memfd.*'). Spaces around entries are ignored.
 A PATTERN that matches no case is a usage error. --list shows the ids.`;
 
-export const CONFORM_HELP = `Usage: memseal conform [--json | --junit FILE | --tap | --ktap] [--filter PATTERN] [--list] [--strict] [--verbose]
+export const CONFORM_HELP = `Usage: memseal conform [--json | --junit FILE | --tap | --ktap | --kcidb ORIGIN] [--filter PATTERN] [--list] [--strict] [--verbose]
 
 Runs the conformance catalog against this kernel and prints a table (or a
-JSON report, JUnit XML to FILE, TAP or KTAP).
+JSON report, JUnit XML to FILE, TAP, KTAP or KCIDB JSON).
 
   --json            the report as JSON on stdout (with --list: the cases)
   --junit FILE      JUnit XML to FILE (its directory must exist and be writable)
@@ -35,6 +36,9 @@ JSON report, JUnit XML to FILE, TAP or KTAP).
                     nested block per family; exit statuses as kselftest's:
                     0 nothing failed, 1 a case failed or broke, 4 every case
                     was skipped
+  --kcidb ORIGIN    KernelCI KCIDB I/O JSON (schema v5.3) on stdout: the
+                    checkout, the build and one test per case, with ids
+                    ORIGIN:...; ORIGIN matches ^[a-z0-9_]+$
   --filter PATTERN  only the matching cases (below)
   --list            list the cases, do not run them
   --strict          a deviation fails the run
@@ -97,6 +101,7 @@ export async function runConform(argv: string[]): Promise<number> {
       junit: { type: 'string' },
       tap: { type: 'boolean', default: false },
       ktap: { type: 'boolean', default: false },
+      kcidb: { type: 'string' },
       filter: { type: 'string' },
       list: { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
@@ -109,11 +114,14 @@ export async function runConform(argv: string[]): Promise<number> {
     process.stdout.write(CONFORM_HELP);
     return EXIT.ok;
   }
-  if ([values.json, values.tap, values.junit !== undefined, values.ktap].filter(Boolean).length > 1) {
-    throw new UsageError('choose one of --json, --junit FILE, --tap, --ktap');
+  if ([values.json, values.tap, values.junit !== undefined, values.ktap, values.kcidb !== undefined].filter(Boolean).length > 1) {
+    throw new UsageError('choose one of --json, --junit FILE, --tap, --ktap, --kcidb ORIGIN');
   }
-  if (values.list && (values.tap || values.junit !== undefined || values.ktap)) {
-    throw new UsageError('--list prints a table, or JSON with --json; not TAP, KTAP or JUnit');
+  if (values.kcidb !== undefined && !KCIDB_ORIGIN.test(values.kcidb)) {
+    throw new UsageError(`--kcidb ${JSON.stringify(values.kcidb)}: a KCIDB origin is lower-case letters, digits and _ (${KCIDB_ORIGIN.source})`);
+  }
+  if (values.list && (values.tap || values.junit !== undefined || values.ktap || values.kcidb !== undefined)) {
+    throw new UsageError('--list prints a table, or JSON with --json; not TAP, KTAP, KCIDB or JUnit');
   }
   const selected = CATALOG.filter((c) => matchesFilter(c.id, values.filter));
   if (selected.length === 0) throw new UsageError(`--filter '${values.filter ?? ''}' matches no case (see --list, and --help for the syntax)`);
@@ -125,7 +133,8 @@ export async function runConform(argv: string[]): Promise<number> {
   }
   if (values.ktap) return runKtap(values.filter, values.strict);
   const report = await runConformance({ filter: values.filter, strict: values.strict });
-  if (values.json) process.stdout.write(renderJson(report));
+  if (values.kcidb !== undefined) process.stdout.write(renderKcidb(report, values.kcidb));
+  else if (values.json) process.stdout.write(renderJson(report));
   else if (values.tap) process.stdout.write(renderTap(report));
   else if (values.junit !== undefined) {
     try {
@@ -136,7 +145,7 @@ export async function runConform(argv: string[]): Promise<number> {
     }
     process.stdout.write(`${summaryLine(report)}\nJUnit report written to ${values.junit}\n`);
   } else process.stdout.write(renderTable(report, colour, values.verbose));
-  if (values.verbose && !values.json && !values.tap) {
+  if (values.verbose && !values.json && !values.tap && values.kcidb === undefined) {
     for (const c of report.cases.filter((x) => x.status !== 'pass')) process.stdout.write(`${c.id}: ${c.source.map(sourceText).join('; ')}\n`);
   }
   return reportFailed(report) ? EXIT.failed : EXIT.ok;

@@ -15,7 +15,7 @@ type Command = (argv: string[]) => number | Promise<number>;
 const COMMANDS: Readonly<Record<string, { run: Command; summary: string; help: string }>> = {
   conform: {
     run: runConform,
-    summary: 'conform [--json | --junit FILE | --tap | --ktap] [--filter PATTERN] [--list] [--strict] [--verbose]\n                                 check this kernel against its documented behaviour',
+    summary: 'conform [--json | --junit FILE | --tap | --ktap | --kcidb ORIGIN] [--filter PATTERN] [--list] [--strict] [--verbose]\n                                 check this kernel against its documented behaviour',
     help: CONFORM_HELP,
   },
   probe: { run: runProbe, summary: 'probe [--json]                 what this kernel/container supports', help: PROBE_HELP },
