@@ -45,7 +45,15 @@ export const ARGS_MARK = '@memseal';
  * line with the exit status, size and SHA-256, so the host can tell a
  * complete answer from one garbled by a kernel message. Then it powers off.
  */
-export const INIT_SCRIPT = `#!/bin/busybox sh
+export const INIT_SCRIPT = initScript(`${GUEST.node} ${GUEST.cli} "$@"`);
+
+/**
+ * The init script with `command` as what runs for each guest command line
+ * (its words in "$@"): memseal itself in the normal image, the kernel's
+ * kselftest runner in the busybox-only one (lib/vm/kselftest-guest.ts).
+ */
+export function initScript(command: string): string {
+  return `#!/bin/busybox sh
 /bin/busybox mkdir -p /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 /bin/busybox --install -s /bin
@@ -86,7 +94,7 @@ frame() {
 run() {
   n=$((n + 1))
   echo "===MEMSEAL-RUN $n==="
-  ${GUEST.node} ${GUEST.cli} "$@" > /tmp/out.$n 2> /tmp/err.$n
+  ${command} > /tmp/out.$n 2> /tmp/err.$n
   rc=$?
   frame $n stdout $rc /tmp/out.$n
   frame $n stderr $rc /tmp/err.$n
@@ -107,6 +115,7 @@ IFS=' '
 echo "===MEMSEAL-DONE==="
 poweroff -f
 `;
+}
 
 const ETC_PASSWD = 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
 const ETC_GROUP = 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n';

@@ -32,6 +32,8 @@ export interface VmRunOptions {
   /** memseal argv lists to run in the guest, one boot for all (default: DEFAULT_GUEST_COMMAND). */
   commands?: readonly (readonly string[])[];
   inputs?: InitramfsInputs;
+  /** A prebuilt image to boot instead of the memseal one (`memseal vm --kselftest`: lib/vm/kselftest-guest.ts). */
+  image?: Initramfs;
   cacheDir?: string;
   /** Progress, one line at a time (the CLI prints it on stderr). */
   progress?: (line: string) => void;
@@ -107,7 +109,7 @@ export async function runInVm(o: VmRunOptions): Promise<VmRun> {
     config ??= configBeside(o.kernel);
   }
   const commands = o.commands ?? [DEFAULT_GUEST_COMMAND];
-  const initramfs = buildInitramfs(o.inputs ?? defaultInputs(), { cacheDir: o.cacheDir, progress: say });
+  const initramfs = o.image ?? buildInitramfs(o.inputs ?? defaultInputs(), { cacheDir: o.cacheDir, progress: say });
   const initrd = initrdWithConfig(initramfs, config, { cacheDir: o.cacheDir });
   const accel = await chooseAccel(o.accel ?? 'auto', { kernel: image, initrd, cacheDir: o.cacheDir, progress: say });
   const memoryMiB = o.memoryMiB ?? 1024;
