@@ -12,7 +12,9 @@
  * Every spawn of "this node" (batch children, pid-namespace cases, steps,
  * helper processes of cases) goes through nodeCommand().
  */
-import { realpathSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const LAUNCHER_ENV = 'MEMSEAL_NODE_LAUNCHER';
 
@@ -74,6 +76,31 @@ export function nodeBinary(): string {
 /** The files another user's process needs to start this node: the executable, and in a collection node and its libraries' folder. */
 export function nodeFiles(): readonly string[] {
   return launch().files;
+}
+
+let compileCache: string | null | undefined;
+
+/**
+ * Environment for this node's children: a V8 compile cache they share
+ * (NODE_COMPILE_CACHE, Node 22.1+), so only the first child compiles
+ * memseal's modules; under TCG every compile is expensive. The folder is
+ * private to this process's user (mkdtemp, 0700: a cache another user
+ * could write would be code run here) and removed when this process
+ * exits; children of other users simply go without. Empty when the
+ * caller set NODE_COMPILE_CACHE or no temporary folder can be made.
+ */
+export function childNodeEnv(): Record<string, string> {
+  if (process.env.NODE_COMPILE_CACHE !== undefined) return {};
+  if (compileCache === undefined) {
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'memseal-compile-cache-'));
+      process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+      compileCache = dir;
+    } catch {
+      compileCache = null;
+    }
+  }
+  return compileCache === null ? {} : { NODE_COMPILE_CACHE: compileCache };
 }
 
 /** True when this node runs through a bundled dynamic loader (a kselftest collection). */

@@ -20,7 +20,7 @@ import { FLAVOURS, isKernelSpec, parseKernelSpec, resolveKernel, type Flavour } 
 import { nodeCommand } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
 import { kernelCommandLine, VmError } from '../vm/qemu.js';
-import { DEFAULT_GUEST_COMMAND, KVM_TIMEOUT_SECONDS, runInVm, runPool, vmMeta } from '../vm/run.js';
+import { DEFAULT_GUEST_COMMAND, guestCpus, KVM_TIMEOUT_SECONDS, runInVm, runPool, vmMeta } from '../vm/run.js';
 import { buildKselftestImage } from '../vm/kselftest-guest.js';
 import type { Initramfs } from '../vm/initramfs.js';
 import { DEFAULT_RUNNER_ARGS, kselftestAnswer } from './vm-kselftest.js';
@@ -280,6 +280,7 @@ async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean 
         config: plan.configs[i],
         append,
         memoryMiB: plan.memory,
+        cpus: guestCpus(Math.min(plan.jobs, plan.kernels.length), availableParallelism()),
         timeoutSeconds: plan.timeout,
         accel: plan.accel,
         commands: [plan.command],

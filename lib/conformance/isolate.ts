@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { nodeCommand } from '../node-self.js';
+import { childNodeEnv, nodeCommand } from '../node-self.js';
 import { childScript } from './context.js';
 import type { ChildJob, ChildMessage } from './child.js';
 import type { Case, ConformanceEnv } from './types.js';
@@ -83,7 +83,7 @@ function attempt(cases: readonly Case[], mode: 'run' | 'pidns', env: Conformance
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     detached: true,
     // Cases aim raw calls at holes and system mappings: throwaway processes only.
-    env: { ...process.env, MEMSEAL_UNSAFE_RAW: '1' },
+    env: { ...process.env, ...childNodeEnv(), MEMSEAL_UNSAFE_RAW: '1' },
   });
   live.add(child);
   const result: Attempt = { outcomes: new Map(), running: null, exit: '', stderr: '', timedOut: false };
