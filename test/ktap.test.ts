@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ktapExitStatus, renderKtap } from '../lib/conformance/ktap.js';
-import type { CaseResult, ConformanceReport, Status } from '../lib/conformance/types.js';
+import { CATALOG } from '../lib/conformance/index.js';
+import { FAMILIES, type CaseResult, type ConformanceReport, type Status } from '../lib/conformance/types.js';
 import { itIf } from './helpers/caps.js';
 import { root } from './helpers/child.js';
 import { kernelToolsMissing, kunitCounts, kunitParse, kunitStatusOf } from './helpers/kernel-tools.js';
@@ -114,6 +115,14 @@ describe('KTAP rendering', () => {
       for (const c of mixed) expect(parsed.cases.get(c.id), c.id).toBe(kunitStatusOf(c.status, strict));
       expect(kunitCounts(parsed.summary)).toEqual({ ran: 7, passed: strict ? 1 : 2, failed: strict ? 3 : 2, skipped: 3 });
     }
+  });
+});
+
+describe('names as labs read them', () => {
+  it("every case id and family stays unique as LKFT's [A-Za-z0-9_-] slug", () => {
+    const names = [...CATALOG.map((c) => c.id), ...FAMILIES];
+    const slugs = names.map((n) => `memseal_${n.replace(/[^A-Za-z0-9_-]/g, '_')}`);
+    expect(new Set(slugs).size).toBe(names.length);
   });
 });
 
