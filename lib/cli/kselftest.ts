@@ -1,6 +1,6 @@
 /**
  * `memseal kselftest [--output FILE] [--force] [--quiet]`: writes the
- * kselftest collection (lib/kselftest/collection.ts) as a .tar.gz. The
+ * kselftest collection (lib/vm/collection.ts) as a .tar.gz. The
  * output is checked before any work (its folder exists and is writable; an
  * existing file needs --force), written beside itself under a temporary
  * name and renamed into place, so a failure leaves nothing half-written.
@@ -8,11 +8,11 @@
 import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { collectionEntries, defaultCollectionInputs, packageVersion } from '../kselftest/collection.js';
-import { LIST_LINE, unameMachine } from '../kselftest/launcher.js';
-import { writeTarGz } from '../kselftest/tar.js';
+import { collectionEntries, defaultCollectionInputs, packageVersion } from '../vm/collection.js';
+import { LIST_LINE, unameMachine } from '../vm/collection-launcher.js';
+import { writeTarGz } from '../vm/tar.js';
 import { checkOutputFile } from './conform.js';
-import { EXIT, EXIT_CODES_HELP, UsageError } from './exit.js';
+import { EXIT, KSELFTEST_EXIT_HELP, UsageError } from './exit.js';
 
 export const KSELFTEST_HELP = `Usage: memseal kselftest [--output FILE] [--force] [--quiet]
 
@@ -40,7 +40,7 @@ instead to keep the other collections listed.
   --quiet         no progress on stderr
   -h, --help      this help
 
-${EXIT_CODES_HELP}`;
+${KSELFTEST_EXIT_HELP}`;
 
 export async function runKselftest(argv: string[]): Promise<number> {
   const { values } = parseArgs({

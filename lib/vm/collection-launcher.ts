@@ -47,12 +47,12 @@ machine=$(uname -m 2>/dev/null)
 [ "$machine" = "$ARCH" ] || error "this collection carries an $ARCH runtime and this machine is \${machine:-of unknown architecture}: pack one there with memseal kselftest"
 case $here in *'"'* | *'\\'*) error "its folder $here holds a quote or a backslash: unpack it elsewhere" ;; esac
 rt=$here/runtime
-for f in "$rt/lib/$LOADER" "$rt/node" "$here/package/dist/kselftest/entry.js"; do
+for f in "$rt/lib/$LOADER" "$rt/node" "$here/package/dist/cli/kselftest-entry.js"; do
 	[ -f "$f" ] || error "the payload is incomplete ($f is missing): unpack the tarball again"
 done
 MEMSEAL_NODE_LAUNCHER="[\\"$rt/lib/$LOADER\\",\\"--library-path\\",\\"$rt/lib\\",\\"$rt/node\\"]"
 export MEMSEAL_NODE_LAUNCHER
-"$rt/lib/$LOADER" --library-path "$rt/lib" "$rt/node" "$here/package/dist/kselftest/entry.js" "$@"
+"$rt/lib/$LOADER" --library-path "$rt/lib" "$rt/node" "$here/package/dist/cli/kselftest-entry.js" "$@"
 rc=$?
 if [ "$rc" -ge ${STATUS_OFFSET} ] && [ "$rc" -lt 128 ]; then exit $((rc - ${STATUS_OFFSET})); fi
 damaged=

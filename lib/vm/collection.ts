@@ -4,7 +4,7 @@
  * unpacks it over its own (or alone) and runs the kernel's runner:
  *
  *   kselftest-list.txt        memseal:conform
- *   memseal/conform           the launcher (lib/kselftest/launcher.ts)
+ *   memseal/conform           the launcher (lib/vm/collection-launcher.ts)
  *   memseal/settings          timeout=N for the runner
  *   memseal/config            the kernel options the suite needs
  *   memseal/MANIFEST          sha256sum(1) lines of every file below
@@ -17,9 +17,9 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { basename, join, relative } from 'node:path';
 import { nodeBinary } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
-import { runtimeModules } from '../vm/initramfs.js';
-import { sharedLibraries } from '../vm/ldd.js';
-import { configFragment, launcherScript, LIST_LINE, settingsFile, unameMachine } from './launcher.js';
+import { configFragment, launcherScript, LIST_LINE, settingsFile, unameMachine } from './collection-launcher.js';
+import { runtimeModules } from './initramfs.js';
+import { sharedLibraries } from './ldd.js';
 import type { TarEntry } from './tar.js';
 
 export interface CollectionInputs {
@@ -68,7 +68,7 @@ const exec = (source: string): number => (statSync(source).mode & 0o111 ? 0o755 
 export function collectionEntries(inputs: CollectionInputs): TarEntry[] {
   const root = inputs.packageRoot;
   const addon = join(root, 'build', 'Release', 'memseal.node');
-  const entry = join(root, 'dist', 'kselftest', 'entry.js');
+  const entry = join(root, 'dist', 'cli', 'kselftest-entry.js');
   for (const need of [inputs.node, addon, entry]) statSync(need);
   const libs = [...new Set([...sharedLibraries(inputs.node), ...sharedLibraries(addon)])].sort();
   const loader = libs.find(isLoader);

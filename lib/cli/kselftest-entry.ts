@@ -1,5 +1,5 @@
 /**
- * The node entry of a kselftest collection (dist/kselftest/entry.js, run by
+ * The node entry of a kselftest collection (dist/cli/kselftest-entry.js, run by
  * the `conform` launcher): `memseal conform --ktap ARGS`, exiting with 100 +
  * the status, so the launcher can tell the suite's own 0, 1 or 4 from a
  * runtime that died (a crash, a loader error, node's own status 1 for an
@@ -33,7 +33,7 @@ process.on('uncaughtException', (err) => {
 process.argv.splice(2, 0, 'conform', '--ktap');
 try {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require('../cli/main.js');
+  require('./main.js');
 } catch (err) {
   broken(err);
 }
