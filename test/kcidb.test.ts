@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { kcidbStatus, renderKcidb } from '../lib/conformance/kcidb.js';
 import type { CaseResult, ConformanceReport, Status } from '../lib/conformance/types.js';
 import { fixtures, root } from './helpers/child.js';
+import { fakeReport } from './helpers/report-fixture.js';
 
 const cli = join(root, 'dist', 'cli', 'main.js');
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -44,22 +45,12 @@ function report(strict: boolean): ConformanceReport {
     source: [{ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/mm/mseal_test.c', test: 'test_seal_mprotect' }],
     durationMs: 12.5,
   }));
-  return {
-    schema: 'memseal-conformance/1',
-    kernel: { release: '7.3.4+deb13-cloud-amd64', version: '7.3.4', build: '#1 SMP PREEMPT_DYNAMIC Debian 7.3.4-1~bpo13+1 (2026-11-20)', arch: 'x64', cmdline: 'console=ttyS0', config: '/boot/config-7.3.4+deb13-cloud-amd64' },
-    node: 'v26.12.1',
-    uid: 0,
-    facts: { thp: { built: true, shmemEnabled: 'never' }, procMem: { forced: true, policy: 'always', from: null }, powerStates: null },
-    container: { detected: false, engine: null, pidNamespace: 'initial' },
-    seccomp: { mode: 0, filters: 0, controlErrno: null },
-    memfdNoexec: 0,
-    startedAt: '2026-12-06T10:00:00.000Z',
-    durationMs: 2000,
-    strict,
-    filter: null,
-    summary: { total: 6, pass: 1, fail: 1, error: 1, skip: 1, blocked: 1, deviation: 1 },
-    cases,
-  };
+  return fakeReport(cases, strict, {
+    release: '7.3.4+deb13-cloud-amd64',
+    version: '7.3.4',
+    build: '#1 SMP PREEMPT_DYNAMIC Debian 7.3.4-1~bpo13+1 (2026-11-20)',
+    config: '/boot/config-7.3.4+deb13-cloud-amd64',
+  });
 }
 
 interface Kcidb {

@@ -13,6 +13,7 @@ import { FAMILIES, type CaseResult, type ConformanceReport, type Status } from '
 import { itIf } from './helpers/caps.js';
 import { root } from './helpers/child.js';
 import { kernelToolsMissing, kunitCounts, kunitParse, kunitStatusOf } from './helpers/kernel-tools.js';
+import { fakeReport } from './helpers/report-fixture.js';
 
 const cli = join(root, 'dist', 'cli', 'main.js');
 const toolsWhy = kernelToolsMissing();
@@ -34,26 +35,7 @@ function result(id: string, status: Status, extra: Partial<CaseResult> = {}): Ca
   };
 }
 
-function report(cases: CaseResult[], strict = false): ConformanceReport {
-  const summary = { total: cases.length, pass: 0, fail: 0, deviation: 0, blocked: 0, skip: 0, error: 0 };
-  for (const c of cases) summary[c.status]++;
-  return {
-    schema: 'memseal-conformance/1',
-    kernel: { release: '6.12.118+deb12-cloud-amd64', version: '6.12.118', build: '#1 SMP Debian 6.12.118-1~deb12u1', arch: 'x64', cmdline: '', config: null },
-    node: 'v26.0.0',
-    uid: 0,
-    facts: { thp: { built: true, shmemEnabled: 'never' }, procMem: { forced: true, policy: 'always', from: null }, powerStates: null },
-    container: { detected: false, engine: null, pidNamespace: 'initial' },
-    seccomp: { mode: 0, filters: 0, controlErrno: null },
-    memfdNoexec: 0,
-    startedAt: '2026-12-06T00:00:00.000Z',
-    durationMs: 1234,
-    strict,
-    filter: null,
-    summary,
-    cases,
-  };
-}
+const report = (cases: CaseResult[], strict = false): ConformanceReport => fakeReport(cases, strict);
 
 const mixed = [
   result('memfd.a.pass', 'pass'),

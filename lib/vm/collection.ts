@@ -13,12 +13,12 @@
  *   memseal/package/          package.json, dist/, the addon, the runtime dependencies
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { nodeBinary } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
 import { configFragment, launcherScript, LIST_LINE, settingsFile, unameMachine } from './collection-launcher.js';
-import { runtimeModules } from './initramfs.js';
+import { hashFile, runtimeModules } from './initramfs.js';
 import { sharedLibraries } from './ldd.js';
 import type { TarEntry } from './tar.js';
 
@@ -52,13 +52,7 @@ function files(dir: string, keep: (rel: string) => boolean, base = dir): string[
 
 function sha256(path: string): string {
   const h = createHash('sha256');
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
+  hashFile(h, path);
   return h.digest('hex');
 }
 

@@ -222,6 +222,25 @@ function file(path: string, source: string, mode = 0o644): CpioEntry {
   return { type: 'file', path, source, mode: statSync(source).mode & 0o111 ? 0o755 : mode };
 }
 
+/** What every guest image has: init, /etc, the mount points, the console, busybox. */
+export function guestSkeleton(init: string, busybox: string): CpioEntry[] {
+  return [
+    { type: 'data', path: '/init', mode: 0o755, data: Buffer.from(init) },
+    { type: 'data', path: '/etc/passwd', mode: 0o644, data: Buffer.from(ETC_PASSWD) },
+    { type: 'data', path: '/etc/group', mode: 0o644, data: Buffer.from(ETC_GROUP) },
+    { type: 'data', path: '/etc/hosts', mode: 0o644, data: Buffer.from(ETC_HOSTS) },
+    { type: 'dir', path: '/boot' },
+    { type: 'dir', path: '/proc', mode: 0o555 },
+    { type: 'dir', path: '/sys', mode: 0o555 },
+    { type: 'dir', path: '/dev' },
+    { type: 'chardev', path: '/dev/console', mode: 0o600, major: 5, minor: 1 },
+    { type: 'dir', path: '/tmp', mode: 0o1777 },
+    { type: 'dir', path: '/root', mode: 0o700 },
+    { type: 'dir', path: '/run' },
+    { type: 'file', path: GUEST.busybox, mode: 0o755, source: busybox },
+  ];
+}
+
 /** Every entry of the image, in a stable order. */
 export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
   const root = inputs.packageRoot;
@@ -234,19 +253,7 @@ export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
     if (!existsSync(p)) throw new Error(`${what} is missing (${p}): build the package first (npm run build)`);
   }
   const entries: CpioEntry[] = [
-    { type: 'data', path: '/init', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
-    { type: 'data', path: '/etc/passwd', mode: 0o644, data: Buffer.from(ETC_PASSWD) },
-    { type: 'data', path: '/etc/group', mode: 0o644, data: Buffer.from(ETC_GROUP) },
-    { type: 'data', path: '/etc/hosts', mode: 0o644, data: Buffer.from(ETC_HOSTS) },
-    { type: 'dir', path: '/boot' },
-    { type: 'dir', path: '/proc', mode: 0o555 },
-    { type: 'dir', path: '/sys', mode: 0o555 },
-    { type: 'dir', path: '/dev' },
-    { type: 'chardev', path: '/dev/console', mode: 0o600, major: 5, minor: 1 },
-    { type: 'dir', path: '/tmp', mode: 0o1777 },
-    { type: 'dir', path: '/root', mode: 0o700 },
-    { type: 'dir', path: '/run' },
-    { type: 'file', path: GUEST.busybox, mode: 0o755, source: inputs.busybox },
+    ...guestSkeleton(INIT_SCRIPT, inputs.busybox),
     { type: 'file', path: GUEST.node, mode: 0o755, source: inputs.node },
   ];
   const libs = new Set([...sharedLibraries(inputs.node), ...sharedLibraries(inputs.busybox), ...sharedLibraries(addon)]);
@@ -261,7 +268,8 @@ export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
   return withParents(entries);
 }
 
-function hashFile(h: ReturnType<typeof createHash>, path: string): void {
+/** Feeds a file's content to a hash. */
+export function hashFile(h: ReturnType<typeof createHash>, path: string): void {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);

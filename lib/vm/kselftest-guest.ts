@@ -17,7 +17,7 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readlinkSync, renameSy
 import { join, relative } from 'node:path';
 import { cacheSubdir } from './cache.js';
 import { type CpioEntry, withParents, writeCpio } from './cpio.js';
-import { findBusybox, hashEntries, initScript, type Initramfs } from './initramfs.js';
+import { findBusybox, guestSkeleton, hashEntries, initScript, type Initramfs } from './initramfs.js';
 
 /** Where labs unpack a kselftest tarball (tuxrun's KSELFTEST=). */
 export const KSELFTEST_INSTALL = '/opt/kselftests/default-in-kernel';
@@ -31,9 +31,6 @@ export const KSELFTEST_INSTALL = '/opt/kselftests/default-in-kernel';
 const RUN_KSELFTEST = `(rm -f /usr/bin/timeout; cd ${KSELFTEST_INSTALL} && set -o pipefail && ./run_kselftest.sh "$@" | cat)`;
 
 export const KSELFTEST_INIT = initScript(RUN_KSELFTEST);
-
-const ETC_PASSWD = 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
-const ETC_GROUP = 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n';
 
 export interface KselftestGuestInputs {
   /** The collection: a .tar.gz in the kselftest install layout (`memseal kselftest`). */
@@ -101,21 +98,7 @@ export function buildKselftestImage(inputs: KselftestGuestInputs, options: { cac
   const unpacked = unpack(inputs.tarball);
   try {
     const runner = runnerDir(unpacked, inputs.runner);
-    const entries: CpioEntry[] = [
-      { type: 'data', path: '/init', mode: 0o755, data: Buffer.from(KSELFTEST_INIT) },
-      { type: 'data', path: '/etc/passwd', mode: 0o644, data: Buffer.from(ETC_PASSWD) },
-      { type: 'data', path: '/etc/group', mode: 0o644, data: Buffer.from(ETC_GROUP) },
-      { type: 'dir', path: '/boot' },
-      { type: 'dir', path: '/proc', mode: 0o555 },
-      { type: 'dir', path: '/sys', mode: 0o555 },
-      { type: 'dir', path: '/dev' },
-      { type: 'chardev', path: '/dev/console', mode: 0o600, major: 5, minor: 1 },
-      { type: 'dir', path: '/tmp', mode: 0o1777 },
-      { type: 'dir', path: '/root', mode: 0o700 },
-      { type: 'dir', path: '/run' },
-      { type: 'file', path: '/bin/busybox', mode: 0o755, source: inputs.busybox ?? findBusybox() },
-      ...treeEntries(unpacked, KSELFTEST_INSTALL),
-    ];
+    const entries: CpioEntry[] = [...guestSkeleton(KSELFTEST_INIT, inputs.busybox ?? findBusybox()), ...treeEntries(unpacked, KSELFTEST_INSTALL)];
     if (runner !== undefined) {
       entries.push({ type: 'file', path: `${KSELFTEST_INSTALL}/run_kselftest.sh`, mode: 0o755, source: join(runner, 'run_kselftest.sh') });
       entries.push(...treeEntries(join(runner, 'kselftest'), `${KSELFTEST_INSTALL}/kselftest`));
