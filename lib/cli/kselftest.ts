@@ -1,6 +1,6 @@
 /**
  * `memseal kselftest [--output FILE] [--force] [--quiet]`: writes the
- * kselftest collection (lib/vm/collection.ts) as a .tar.gz. The
+ * kselftest collection (packed by the collection module of lib/vm) as a .tar.gz. The
  * output is checked before any work (its folder exists and is writable; an
  * existing file needs --force), written beside itself under a temporary
  * name and renamed into place, so a failure leaves nothing half-written.

@@ -1,6 +1,6 @@
 /**
  * `memseal vm --kselftest FILE [--runner DIR]`: boots each kernel on a
- * busybox-only guest holding the collection (lib/vm/kselftest-guest.ts)
+ * busybox-only guest holding the collection (the kselftest guest of lib/vm)
  * and runs the kernel's run_kselftest.sh there (by default `-c memseal`).
  * This module turns what the runner printed into the command's answer: the
  * runner's output as it is, or with --json an object per kernel with the
