@@ -173,8 +173,9 @@ function sanitizerEnv() {
   };
 }
 
-// The files that load no addon in this process, or boot machines: once is enough.
-const ONCE = ['--exclude', 'test/vm*.test.ts', '--exclude', 'test/container*.test.ts', '--exclude', 'test/package.test.ts'];
+// The files that load no addon in this process, or boot machines, or pack
+// and run the kselftest collection: once is enough.
+const ONCE = ['--exclude', 'test/vm*.test.ts', '--exclude', 'test/container*.test.ts', '--exclude', 'test/package.test.ts', '--exclude', 'test/kselftest.test.ts'];
 const passTimes = [];
 // Every failure, named again at the end where a truncated log still shows it.
 const failures = [];
@@ -189,9 +190,10 @@ const firstLine = (text) => String(text ?? '').split('\n').find((l) => l.trim() 
 // (emulated, it would test qemu, not a kernel), the CLI, VM, container or
 // packaging files, nor those that need x86-64 (sanitizer, seccomp filter).
 const ARM64_FULL = [
-  'test/errors.test.ts', 'test/exec.test.ts', 'test/faults.test.ts', 'test/fuzz.test.ts', 'test/hygiene.test.ts', 'test/mapping.test.ts',
-  'test/memfd.test.ts', 'test/misuse.test.ts', 'test/native/', 'test/options.test.ts', 'test/platform.test.ts', 'test/pool.test.ts',
-  'test/probe.test.ts', 'test/readme-examples.test.ts', 'test/secret.test.ts', 'test/smoke.test.ts', 'test/transfer.test.ts',
+  'test/errors.test.ts', 'test/exec.test.ts', 'test/faults.test.ts', 'test/fuzz.test.ts', 'test/hygiene.test.ts', 'test/map-count.test.ts',
+  'test/mapping.test.ts', 'test/memfd.test.ts', 'test/misuse.test.ts', 'test/native/', 'test/options.test.ts', 'test/platform.test.ts',
+  'test/pool.test.ts', 'test/probe.test.ts', 'test/readme-examples.test.ts', 'test/secret.test.ts', 'test/secret-isolation.test.ts',
+  'test/secret-print.test.ts', 'test/secret-release.test.ts', 'test/smoke.test.ts', 'test/transfer.test.ts', 'test/worker-teardown.test.ts',
 ];
 const ARM64_SMALL = ['test/readme-examples.test.ts', 'test/smoke.test.ts'];
 
