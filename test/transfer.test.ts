@@ -79,7 +79,8 @@ function lines(child: ReturnType<typeof spawn>): { next(): Promise<Record<string
   return { next };
 }
 
-const exited = (child: ReturnType<typeof spawn>): Promise<number | null> => new Promise((r) => child.once('exit', (code) => r(code)));
+// 'close', not 'exit': its stdio pipes are closed by then, so a count of this process's descriptors that follows sees none of them.
+const exited = (child: ReturnType<typeof spawn>): Promise<number | null> => new Promise((r) => child.once('close', (code) => r(code)));
 
 describe('between two unrelated Node processes (SCM_RIGHTS over a socket path)', () => {
   it('the receiver gets the sender’s memfd with its seals and message', async () => {

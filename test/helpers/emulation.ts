@@ -33,6 +33,10 @@ export const GAPS = {
     'qemu 7.2 aborts on an mprotect whose range ends at the top of the address space (start 0xfffffffffffff000, length 4096), ' +
     'which the kernel refuses with ENOMEM: linux-user/mmap.c target_mprotect lets it through (GUEST_ADDR_MAX is ~0 for a 64-bit guest) ' +
     'and accel/tcg/translate-all.c page_set_flags asserts start < end; the raw binding\'s hostile calls make such ranges',
+  hugetlbMap:
+    'qemu 7.2 chooses the address of a guest mapping itself (linux-user/mmap.c target_mmap, aligned to the host\'s 4 KiB pages) and maps ' +
+    'the file there with MAP_FIXED: every shared mapping of a 2 MiB hugetlb memfd fails with EINVAL (seen), where the kernel answers ' +
+    'EPERM under F_SEAL_WRITE, or ENOMEM with no free huge pages',
   sharedMmapReserve:
     'qemu 7.2 first reserves a mapping\'s range as anonymous memory with the same sharing and protection (linux-user/mmap.c target_mmap, ' +
     'before mapping the file over it), so a 64 GiB MAP_SHARED file mapping is charged as 64 GiB of shared memory, which the ' +
