@@ -48,9 +48,10 @@ describe('a worker that ends holding resources releases them all', () => {
       expect(w.after.fds, 'descriptors').toBe(w.before.fds);
       expect(w.after.vmLckKiB, 'VmLck').toBe(w.before.vmLckKiB);
       expect(w.after.memsealMappings, "memseal's mappings").toBe(w.before.memsealMappings + sealed);
-      // Every mapping of the process: the runtime keeps a few after a worker
-      // (V8's page pool, malloc arenas); memseal's leak would be hundreds.
-      expect(Math.abs(w.after.mappings - w.before.mappings - sealed), 'all mappings').toBeLessThanOrEqual(8);
+      // Every mapping of the process: the runtime keeps some after a worker
+      // (V8's page pool, malloc arenas; more under AddressSanitizer, whose
+      // allocator maps its own regions); memseal's own count is exact above.
+      expect(Math.abs(w.after.mappings - w.before.mappings - sealed), 'all mappings').toBeLessThanOrEqual(32);
       expect(w.socketLeft, "the listener's socket path").toBe(false);
     });
   }
