@@ -23,9 +23,6 @@ export const GAPS = {
   madvise:
     'qemu 7.2 does not pass madvise to the kernel (linux-user/mmap.c target_madvise: "This is a hint, so ignoring and returning success is ok"; ' +
     'only MADV_DONTNEED on some mappings goes through): MADV_DONTDUMP, MADV_DONTFORK and MADV_WIPEONFORK have no effect',
-  smaps:
-    'qemu 7.2 rewrites /proc/self/maps for the guest (linux-user/syscall.c open_self_maps) but not /proc/self/smaps, ' +
-    'which shows the emulator itself',
   scmRightsTruncated:
     'qemu 7.2 gives the host recvmsg twice the guest\'s control buffer (linux-user/syscall.c do_sendrecvmsg_locked) and copies only the ' +
     'SCM_RIGHTS descriptors that fit the guest\'s (host_to_target_cmsg): the others stay open in the process, unseen',
