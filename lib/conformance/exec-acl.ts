@@ -23,7 +23,11 @@ const FIXED_CODE: Source = SRC.code(
   'mm/shmem.c',
   'shmem_set_acl: memfd_check_seals_mode() (include/linux/memfd.h) refuses an access ACL changing the 0111 bits under F_SEAL_EXEC (Debian 6.12.118); 7.3.4 sets .set_acl = simple_set_acl with no check',
 );
-const MEASURED = SRC.observed('fsetxattr(system.posix_acl_access) on an exec-sealed memfd: taken on 6.18.44 and Debian 7.3.4, EPERM on Debian 6.12.118');
+const MEASURED: readonly Source[] = [
+  SRC.observed('fsetxattr(system.posix_acl_access) changing the x bits of an exec-sealed memfd: taken'),
+  SRC.observedOn('Debian 7.3.4 (7.3.4+deb13-cloud-amd64)', 'the same ACLs: taken'),
+  SRC.observedOn('Debian 6.12.118 (6.12.118+deb12-cloud-amd64)', 'the same ACLs: EPERM, the mode unchanged'),
+];
 
 /** A kernel without the fix: `observed` is what the ACL did to the mode. */
 function unfixed(observed: string): Deviation {
@@ -85,7 +89,7 @@ export const cases: Case[] = [
     id: 'exec.noexec-seal.acl-exec-bits',
     title: 'MFD_NOEXEC_SEAL: an access ACL granting execute (user::rwx, group::rwx, other::rwx) fails with EPERM; the mode stays 0666',
     family: 'exec',
-    source: [NOEXEC_DOC, FCNTL_MAN, FIXED_CODE, FIX, MEASURED],
+    source: [NOEXEC_DOC, FCNTL_MAN, FIXED_CODE, FIX, ...MEASURED],
     requires: ['tmpfsPosixAcl'],
     expect: sealedAclRanges('acl=EPERM mode=0666', 'acl=ok mode=0777'),
     run: (ctx) => aclOnNoexecSeal(ctx, 0o777),
@@ -94,7 +98,7 @@ export const cases: Case[] = [
     id: 'exec.seal-exec.acl-clear-exec-bits',
     title: 'F_SEAL_EXEC on an executable memfd (0777): an access ACL taking execute away (rw- for all) fails with EPERM; the mode stays 0777',
     family: 'exec',
-    source: [FCNTL_MAN, FIXED_CODE, FIX, MEASURED],
+    source: [FCNTL_MAN, FIXED_CODE, FIX, ...MEASURED],
     requires: ['tmpfsPosixAcl'],
     expect: [EXEC_REFUSED, ...sealedAclRanges('seals=0x3e acl=EPERM mode=0777', 'seals=0x3e acl=ok mode=0666', [0, 1])],
     run: (ctx) => aclOnSealedExecutable(ctx, 0o666),
