@@ -11,6 +11,7 @@ import { PAGE_SIZE } from '../constants.js';
 import { SyscallError } from '../errors.js';
 import { kernelConfig, kernelRelease, kernelVersion, memfdNoexecSysctl, procStatusField, readSmallFile } from '../kernel.js';
 import { probe } from '../probe.js';
+import { nodeFiles } from '../node-self.js';
 import { childScript } from './context.js';
 import type { ConformanceEnv } from './types.js';
 
@@ -215,7 +216,7 @@ export function gatherEnv(): ConformanceEnv {
     yamaPtraceScope: yama === undefined ? null : Number(yama),
     sysmapSealed: vdsoSealed(),
     closedToOthers: closedToOthers([
-      { path: process.execPath, need: 0o005 },
+      ...nodeFiles().map((path) => ({ path, need: 0o005 })),
       { path: childScript(), need: 0o004 },
     ]),
     pageSize: PAGE_SIZE,

@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
+import { nodeBinary } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
 import { cacheSubdir } from './cache.js';
 import { type CpioEntry, withParents, writeCpio } from './cpio.js';
@@ -44,7 +45,15 @@ export const ARGS_MARK = '@memseal';
  * line with the exit status, size and SHA-256, so the host can tell a
  * complete answer from one garbled by a kernel message. Then it powers off.
  */
-export const INIT_SCRIPT = `#!/bin/busybox sh
+export const INIT_SCRIPT = initScript(`${GUEST.node} ${GUEST.cli} "$@"`);
+
+/**
+ * The init script with `command` as what runs for each guest command line
+ * (its words in "$@"): memseal itself in the normal image, the kernel's
+ * kselftest runner in the busybox-only one (lib/vm/kselftest-guest.ts).
+ */
+export function initScript(command: string): string {
+  return `#!/bin/busybox sh
 /bin/busybox mkdir -p /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 /bin/busybox --install -s /bin
@@ -85,7 +94,7 @@ frame() {
 run() {
   n=$((n + 1))
   echo "===MEMSEAL-RUN $n==="
-  ${GUEST.node} ${GUEST.cli} "$@" > /tmp/out.$n 2> /tmp/err.$n
+  ${command} > /tmp/out.$n 2> /tmp/err.$n
   rc=$?
   frame $n stdout $rc /tmp/out.$n
   frame $n stderr $rc /tmp/err.$n
@@ -106,6 +115,7 @@ IFS=' '
 echo "===MEMSEAL-DONE==="
 poweroff -f
 `;
+}
 
 const ETC_PASSWD = 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
 const ETC_GROUP = 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n';
@@ -162,7 +172,7 @@ export function findBusybox(): string {
 
 /** Default inputs: this node, busybox from $PATH, this package. */
 export function defaultInputs(): InitramfsInputs {
-  return { node: process.execPath, busybox: findBusybox(), packageRoot: findPackageRoot() };
+  return { node: nodeBinary(), busybox: findBusybox(), packageRoot: findPackageRoot() };
 }
 
 function walk(dir: string, keep: (rel: string) => boolean, base = dir): string[] {
@@ -212,6 +222,25 @@ function file(path: string, source: string, mode = 0o644): CpioEntry {
   return { type: 'file', path, source, mode: statSync(source).mode & 0o111 ? 0o755 : mode };
 }
 
+/** What every guest image has: init, /etc, the mount points, the console, busybox. */
+export function guestSkeleton(init: string, busybox: string): CpioEntry[] {
+  return [
+    { type: 'data', path: '/init', mode: 0o755, data: Buffer.from(init) },
+    { type: 'data', path: '/etc/passwd', mode: 0o644, data: Buffer.from(ETC_PASSWD) },
+    { type: 'data', path: '/etc/group', mode: 0o644, data: Buffer.from(ETC_GROUP) },
+    { type: 'data', path: '/etc/hosts', mode: 0o644, data: Buffer.from(ETC_HOSTS) },
+    { type: 'dir', path: '/boot' },
+    { type: 'dir', path: '/proc', mode: 0o555 },
+    { type: 'dir', path: '/sys', mode: 0o555 },
+    { type: 'dir', path: '/dev' },
+    { type: 'chardev', path: '/dev/console', mode: 0o600, major: 5, minor: 1 },
+    { type: 'dir', path: '/tmp', mode: 0o1777 },
+    { type: 'dir', path: '/root', mode: 0o700 },
+    { type: 'dir', path: '/run' },
+    { type: 'file', path: GUEST.busybox, mode: 0o755, source: busybox },
+  ];
+}
+
 /** Every entry of the image, in a stable order. */
 export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
   const root = inputs.packageRoot;
@@ -224,19 +253,7 @@ export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
     if (!existsSync(p)) throw new Error(`${what} is missing (${p}): build the package first (npm run build)`);
   }
   const entries: CpioEntry[] = [
-    { type: 'data', path: '/init', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
-    { type: 'data', path: '/etc/passwd', mode: 0o644, data: Buffer.from(ETC_PASSWD) },
-    { type: 'data', path: '/etc/group', mode: 0o644, data: Buffer.from(ETC_GROUP) },
-    { type: 'data', path: '/etc/hosts', mode: 0o644, data: Buffer.from(ETC_HOSTS) },
-    { type: 'dir', path: '/boot' },
-    { type: 'dir', path: '/proc', mode: 0o555 },
-    { type: 'dir', path: '/sys', mode: 0o555 },
-    { type: 'dir', path: '/dev' },
-    { type: 'chardev', path: '/dev/console', mode: 0o600, major: 5, minor: 1 },
-    { type: 'dir', path: '/tmp', mode: 0o1777 },
-    { type: 'dir', path: '/root', mode: 0o700 },
-    { type: 'dir', path: '/run' },
-    { type: 'file', path: GUEST.busybox, mode: 0o755, source: inputs.busybox },
+    ...guestSkeleton(INIT_SCRIPT, inputs.busybox),
     { type: 'file', path: GUEST.node, mode: 0o755, source: inputs.node },
   ];
   const libs = new Set([...sharedLibraries(inputs.node), ...sharedLibraries(inputs.busybox), ...sharedLibraries(addon)]);
@@ -251,7 +268,8 @@ export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
   return withParents(entries);
 }
 
-function hashFile(h: ReturnType<typeof createHash>, path: string): void {
+/** Feeds a file's content to a hash. */
+export function hashFile(h: ReturnType<typeof createHash>, path: string): void {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
@@ -293,7 +311,7 @@ function prune(dir: string): void {
 }
 
 function nodeVersionOf(node: string): string {
-  if (node === process.execPath) return process.version;
+  if (node === nodeBinary()) return process.version;
   return execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 }
 

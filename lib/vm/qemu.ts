@@ -88,6 +88,8 @@ export interface BootOptions {
   memoryMiB?: number;
   timeoutSeconds?: number;
   accel: Accel;
+  /** Virtual CPUs (default 1). */
+  cpus?: number;
   /** memseal argv lists to run in the guest, in order. */
   commands: readonly (readonly string[])[];
   /** Console events, with the seconds since qemu started. */
@@ -120,7 +122,7 @@ function qemuArgs(o: BootOptions, cmdline: string): string[] {
   return [
     ...accel,
     '-m', String(o.memoryMiB ?? 1024),
-    '-smp', '1',
+    '-smp', String(o.cpus ?? 1),
     '-nodefaults', '-no-user-config', '-no-reboot',
     '-display', 'none',
     '-serial', 'stdio',
