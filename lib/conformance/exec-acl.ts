@@ -54,7 +54,6 @@ function sealedAclRanges(fixed: string, bypassed: string, noexec?: readonly numb
   ];
 }
 
-
 /** MFD_EXEC at vm.memfd_noexec=2 (6.6+; 6.3 to 6.5 let it through, so those kernels run the case only at 0 and 1). */
 const EXEC_REFUSED: Expectation = { since: '6.6', noexec: [2], outcome: 'create=EACCES', note: 'vm.memfd_noexec=2 refuses MFD_EXEC' };
 
