@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
+import { addonFile } from '../binding.js';
 import { nodeBinary } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
 import { cacheSubdir } from './cache.js';
@@ -127,7 +128,7 @@ export interface InitramfsInputs {
   node: string;
   /** busybox; a static one (Debian's busybox-static) needs no libraries. */
   busybox: string;
-  /** The memseal package root: package.json, dist/, build/Release/memseal.node, node_modules/. */
+  /** The memseal package root: package.json, dist/, prebuilds/linux-x64/memseal.node, node_modules/. */
   packageRoot: string;
 }
 
@@ -245,7 +246,8 @@ export function guestSkeleton(init: string, busybox: string): CpioEntry[] {
 export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
   const root = inputs.packageRoot;
   const cli = join(root, 'dist', 'cli', 'main.js');
-  const addon = join(root, 'build', 'Release', 'memseal.node');
+  // The guest is x86-64, as the host that built the package.
+  const addon = join(root, addonFile('x64'));
   for (const [what, p] of [
     ['the compiled TypeScript', cli],
     ['the compiled addon', addon],
@@ -259,7 +261,7 @@ export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
   const libs = new Set([...sharedLibraries(inputs.node), ...sharedLibraries(inputs.busybox), ...sharedLibraries(addon)]);
   for (const lib of [...libs].sort()) entries.push({ type: 'file', path: lib, mode: 0o755, source: lib });
   entries.push(file(`${GUEST.pkg}/package.json`, join(root, 'package.json')));
-  entries.push({ type: 'file', path: `${GUEST.pkg}/build/Release/memseal.node`, mode: 0o755, source: addon });
+  entries.push({ type: 'file', path: `${GUEST.pkg}/${addonFile('x64')}`, mode: 0o755, source: addon });
   const dist = join(root, 'dist');
   for (const p of walk(dist, (rel) => !/\.(map|d\.ts)$/.test(rel))) entries.push(file(`${GUEST.pkg}/dist/${relative(dist, p)}`, p));
   for (const [name, dir] of runtimeModules(root)) {

@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, rmSync } from '
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emulator } from './emulation.js';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const fixtures = join(root, 'test', 'fixtures');
@@ -19,8 +20,15 @@ function has(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
+/**
+ * The compiler for a helper loaded into node (an LD_PRELOAD library, an addon):
+ * under emulation that node is arm64, so the cross compiler; programs that run
+ * on their own stay native.
+ */
+const loadedCc = emulator !== undefined ? 'aarch64-linux-gnu-gcc' : 'cc';
+
 export const tools = {
-  cc: has('cc'),
+  cc: has('cc') && has(loadedCc),
   setpriv: has('setpriv') && has('prlimit'),
   root: process.getuid?.() === 0,
 };
@@ -46,12 +54,12 @@ export function helper(name: HelperName): string | undefined {
     const args = ['-O1', '-Wall', '-o'];
     if (name === 'munmap-spy') {
       out = join(helperDir, 'munmap-spy.so');
-      execFileSync('cc', ['-shared', '-fPIC', ...args, out, src, '-ldl']);
+      execFileSync(loadedCc, ['-shared', '-fPIC', ...args, out, src, '-ldl']);
     } else if (name === 'forkpeek') {
       const include = nodeIncludeDir();
       if (include !== undefined) {
         out = join(helperDir, 'forkpeek.node');
-        execFileSync('cc', ['-shared', '-fPIC', `-I${include}`, ...args, out, src]);
+        execFileSync(loadedCc, ['-shared', '-fPIC', `-I${include}`, ...args, out, src]);
       }
     } else {
       out = join(helperDir, name);
@@ -96,6 +104,15 @@ function stageForNobody(file: string): { script: string; addon: string } {
 }
 
 /**
+ * The addon the library loads in this process: MEMSEAL_ADDON_PATH (a variant,
+ * or the arm64 addon from the packed tarball under emulation), else this
+ * checkout's build for this architecture.
+ */
+export function addonInUse(): string {
+  return process.env.MEMSEAL_ADDON_PATH || join(root, 'prebuilds', `linux-${process.arch}`, 'memseal.node');
+}
+
+/**
  * A world-readable copy of the package (package.json, dist/, the addon) for
  * processes of uid 65534, once per run: its CLI runs as that user with
  * MEMSEAL_ADDON_PATH set to `addon`, wherever the checkout sits.
@@ -107,7 +124,7 @@ export function stagedPackage(): { dir: string; cli: string; addon: string } {
     mkdirSync(join(dir, 'test', 'fixtures'), { recursive: true });
     cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
     copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
-    copyFileSync(join(root, 'build', 'Release', 'memseal.node'), addon);
+    copyFileSync(addonInUse(), addon);
     for (const d of [helperDir, dir, join(dir, 'test'), join(dir, 'test', 'fixtures')]) chmodSync(d, 0o755);
   }
   return { dir, cli: join(dir, 'dist', 'cli', 'main.js'), addon };
