@@ -103,6 +103,7 @@ export const CONFIG_OPTIONS: readonly string[] = [
   'CONFIG_HIBERNATION',
   'CONFIG_UPROBES',
   'CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS',
+  'CONFIG_TMPFS_POSIX_ACL',
 ];
 
 function configFacts(): ConformanceEnv['config'] {
