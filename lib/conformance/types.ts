@@ -226,6 +226,12 @@ export interface Case {
   isolation?: Isolation;
   /** Child isolation: cases with the same batch share a child process (default: the family). */
   batch?: string;
+  /**
+   * Why its batch must run with no other case running: it measures a
+   * resource every process of the uid shares. Such batches run last, one at
+   * a time, after the inline cases and every other child.
+   */
+  alone?: string;
   /** Syscalls whose denial by a filter or LSM would explain an EPERM/ENOSYS here. */
   syscalls?: readonly string[];
   /** The expectation per kernel range, first match wins; a kernel no range covers skips the case. */
