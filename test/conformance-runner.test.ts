@@ -120,6 +120,19 @@ describe('statuses', () => {
     expect(byId(r, 'memfd.fixture.old-kernel')).toMatchObject({ status: 'skip', observed: null });
     expect(byId(r, 'memfd.fixture.old-kernel').reason).toMatch(/no expectation for this kernel: the case covers < 3\.0/);
     expect(byId(r, 'memfd.fixture.needs').reason).toMatch(/^sysmapSealed: /);
+    // Older than every range: the features that came where the ranges start, and this kernel lacks, are named.
+    const exec: Case = { ...fixtureCases[0]!, id: 'memfd.fixture.sealed', isolation: 'inline', expect: [{ since: '6.3', outcome: 'ok' }, { since: '6.12.118', before: '6.13', outcome: 'ok' }] };
+    const unsupported = { status: 'unsupported', errno: 'EINVAL', since: '6.3', why: 'test' } as const;
+    const old61 = {
+      ...env,
+      kernel: { ...env.kernel, release: '6.1.0-57-cloud-amd64', version: [6, 1, 192] as [number, number, number] },
+      features: { ...env.features, MFD_EXEC: unsupported, MFD_NOEXEC_SEAL: unsupported, F_SEAL_EXEC: unsupported },
+    };
+    const on61 = byId(await runConformance({ cases: [exec], env: old61 }), 'memfd.fixture.sealed');
+    expect(on61.reason).toMatch(/; this is 6\.1\.0-57-cloud-amd64 \(6\.1\.192\) \(before 6\.3: no MFD_EXEC, MFD_NOEXEC_SEAL, F_SEAL_EXEC\)/);
+    // A kernel inside the ranges' span but in none of them names no features.
+    const between = byId(await runConformance({ cases: [{ ...exec, expect: [{ since: '6.3', before: '6.4', outcome: 'ok' }] }], env }), 'memfd.fixture.sealed');
+    expect(between.reason).not.toMatch(/before 6\.3/);
   });
 
   it('an EPERM from a syscall that a filter denies is blocked, not a failure', async () => {

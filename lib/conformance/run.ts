@@ -4,6 +4,8 @@
  * says (in this process, in a batch child, or as pid 1 of a fresh pid
  * namespace), and judges what it observed.
  */
+import { FEATURE_SINCE, type FeatureName } from '../features.js';
+import { compareVersions, parseKernelVersion } from '../kernel.js';
 import { OPTION_KEYS } from '../options.js';
 import { availableParallelism, version as unameVersion } from 'node:os';
 import { Context } from './context.js';
@@ -47,11 +49,25 @@ export interface PlannedCase {
   verdict?: { status: Status; reason: string; requirement?: Requirement };
 }
 
+/**
+ * For a kernel older than every range of `c`: the features that came in the
+ * release its ranges start at and this kernel lacks ("before 6.3 there is no
+ * MFD_EXEC, ..."), or '' when none explains it.
+ */
+function missingFeatures(c: Case, env: ConformanceEnv): string {
+  const starts = c.expect.map((e) => e.since);
+  if (starts.some((s) => s === undefined)) return '';
+  const first = (starts as string[]).reduce((a, b) => (compareVersions(parseKernelVersion(a), parseKernelVersion(b)) <= 0 ? a : b));
+  if (compareVersions(env.kernel.version, parseKernelVersion(first)) >= 0) return '';
+  const lacking = (Object.keys(FEATURE_SINCE) as FeatureName[]).filter((f) => FEATURE_SINCE[f] === first && env.features[f].status === 'unsupported');
+  return lacking.length === 0 ? '' : ` (before ${first}: no ${lacking.join(', ')})`;
+}
+
 function notApplicable(c: Case, env: ConformanceEnv): string {
   const ranges = c.expect.map(rangeText).join('; ');
   const version = env.kernel.version.join('.');
   const named = env.kernel.release.startsWith(`${version}`) ? env.kernel.release : `${env.kernel.release} (${version})`;
-  return `no expectation for this kernel: the case covers ${ranges}; this is ${named}${env.memfdNoexec === null ? '' : ` with vm.memfd_noexec=${env.memfdNoexec}`}`;
+  return `no expectation for this kernel: the case covers ${ranges}; this is ${named}${missingFeatures(c, env)}${env.memfdNoexec === null ? '' : ` with vm.memfd_noexec=${env.memfdNoexec}`}`;
 }
 
 /** Decides, for each case, the expectation that applies or why it is skipped or blocked. */
