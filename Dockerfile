@@ -42,6 +42,7 @@ COPY . .
 RUN (command -v g++ && command -v make && command -v python3 || \
       (apt-get update && apt-get install -y --no-install-recommends g++ make python3 && rm -rf /var/lib/apt/lists/*)) \
  && node scripts/build.mjs --release --host-only \
+ && mkdir -p /out \
  && cp -r package.json package-lock.json dist prebuilds /out/ \
  && find /out/dist -name '*.map' -delete \
  && cd /out && npm ci --omit=dev --ignore-scripts --no-audit --no-fund && rm package-lock.json

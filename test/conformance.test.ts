@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gatherEnv } from '../lib/conformance/env.js';
 import { CATALOG } from '../lib/conformance/index.js';
 import { expectedText } from '../lib/conformance/report.js';
-import { finish, planCases, runChildren, runConformance, runInline, type PlannedCase } from '../lib/conformance/run.js';
+import { finish, planCases, runAloneChildren, runChildren, runConformance, runInline, type PlannedCase } from '../lib/conformance/run.js';
 import { FAMILIES, type Requirement } from '../lib/conformance/types.js';
 import type { IsolatedOutcome } from '../lib/conformance/isolate.js';
 import { caps, itIf, requireAll } from './helpers/caps.js';
@@ -45,6 +45,8 @@ function machineVisiblyHas(r: Requirement): boolean {
 const env = gatherEnv();
 const planned = planCases(CATALOG, env);
 let isolated: Promise<Map<string, IsolatedOutcome>>;
+// The cases that must run alone, once every other child has ended (tests run one at a time).
+let alone: Promise<Map<string, IsolatedOutcome>> | undefined;
 
 beforeAll(() => {
   isolated = runChildren(planned, env);
@@ -54,6 +56,10 @@ beforeAll(() => {
 async function outcomeOf(p: PlannedCase): Promise<IsolatedOutcome> {
   if (p.verdict !== undefined) return { durationMs: 0 };
   if ((p.case.isolation ?? 'inline') === 'inline') return runInline(p, env);
+  if (p.case.alone !== undefined) {
+    alone ??= isolated.then(() => runAloneChildren(planned, env));
+    return (await alone).get(p.case.id) ?? { error: 'no outcome from the child process', durationMs: 0 };
+  }
   return (await isolated).get(p.case.id) ?? { error: 'no outcome from the child process', durationMs: 0 };
 }
 
