@@ -38,12 +38,11 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 # node:26-bookworm has the toolchain node-gyp needs; a slim base gets it here.
+# The image runs on the architecture it was built on: its addon alone (--host-only).
 RUN (command -v g++ && command -v make && command -v python3 || \
       (apt-get update && apt-get install -y --no-install-recommends g++ make python3 && rm -rf /var/lib/apt/lists/*)) \
- && node scripts/build.mjs --release \
- && mkdir -p /out/build/Release \
- && cp -r package.json package-lock.json dist /out/ \
- && cp build/Release/memseal.node /out/build/Release/ \
+ && node scripts/build.mjs --release --host-only \
+ && cp -r package.json package-lock.json dist prebuilds /out/ \
  && find /out/dist -name '*.map' -delete \
  && cd /out && npm ci --omit=dev --ignore-scripts --no-audit --no-fund && rm package-lock.json
 

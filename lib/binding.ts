@@ -3,6 +3,8 @@
  * and never exported from the package: lib/ validates and names everything
  * before a call reaches it.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MemsealError, SyscallError } from './errors.js';
 
 /** fstat(2) fields the addon returns. */
@@ -174,19 +176,117 @@ export interface RawBinding {
   pollFdAsync(fd: number, events: number, timeoutMs: number): Promise<number>;
 }
 
+/** The architectures the package ships an addon for (process.arch names). */
+export const SUPPORTED_ARCHES: readonly string[] = ['x64', 'arm64'];
+
+/** The oldest glibc each shipped addon is built and checked for (Debian 12's). */
+export const GLIBC_FLOOR = '2.36';
+
+/** Where the addon for `arch` sits in the package, from its root. */
+export function addonFile(arch: string): string {
+  return `prebuilds/linux-${arch}/memseal.node`;
+}
+
+/** The C library a process runs on, as far as loading an addon goes. */
+export type Libc = 'glibc' | 'musl' | 'unknown';
+
 /**
- * TEST-ONLY: MEMSEAL_ADDON_PATH names a .node file to load instead of the
- * default build (the test suite uses it to run the build without external
- * buffers, or the sanitizer build). Not for
- * production use: nothing checks that the file is a memseal build.
+ * The C library mapped into the process whose /proc/<pid>/maps this is:
+ * glibc's libc.so.6, or musl's, which is its own dynamic loader
+ * (ld-musl-<arch>.so.1, as on Alpine).
  */
-function loadAddon(): RawBinding {
-  const path = process.env.MEMSEAL_ADDON_PATH;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  if (path !== undefined && path !== '') return require(path) as RawBinding;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const bindings = require('bindings') as (name: string) => RawBinding;
-  return bindings('memseal');
+export function libcFromMaps(maps: string): Libc {
+  if (/\/libc\.so\.6( \(deleted\))?$/m.test(maps)) return 'glibc';
+  if (/\/(ld-musl-[\w-]+\.so\.1|libc\.musl-[\w-]+\.so\.1)$/m.test(maps)) return 'musl';
+  return 'unknown';
+}
+
+/**
+ * This process's C library, read before any dlopen: a glibc addon loaded by
+ * musl's loader can fail late, at a call, instead of at load. The mappings
+ * are the cheap answer (a fraction of a millisecond); a diagnostic report
+ * (glibcVersionRuntime, and the shared objects it lists) is the slower one,
+ * for where /proc is not mounted.
+ */
+function runtimeLibc(): Libc {
+  try {
+    const found = libcFromMaps(readFileSync('/proc/self/maps', 'latin1'));
+    if (found !== 'unknown') return found;
+  } catch {
+    // No /proc: ask the report.
+  }
+  const report = diagnosticReport();
+  if (report.header?.glibcVersionRuntime !== undefined) return 'glibc';
+  return libcFromMaps((report.sharedObjects ?? []).join('\n'));
+}
+
+interface ReportSubset {
+  header?: { glibcVersionRuntime?: string };
+  sharedObjects?: string[];
+}
+
+/** process.report.getReport() without the network interfaces (slow to list), leaving the caller's setting as it was. */
+function diagnosticReport(): ReportSubset {
+  // excludeNetwork: Node 20.13 and 22 on; @types/node 22 does not list it.
+  const report = process.report as (NodeJS.ProcessReport & { excludeNetwork?: boolean }) | undefined;
+  if (report === undefined) return {};
+  const excluded = report.excludeNetwork;
+  report.excludeNetwork = true;
+  try {
+    return report.getReport() as ReportSubset;
+  } finally {
+    report.excludeNetwork = excluded;
+  }
+}
+
+/** What a platform offers memseal's addon: Node's names (process.platform, process.arch). */
+export interface PlatformFacts {
+  platform: string;
+  arch: string;
+  libc: Libc;
+}
+
+const SUPPORTED = `memseal's addon is built for Linux on ${SUPPORTED_ARCHES.join(' and ')} with glibc ${GLIBC_FLOOR} or later`;
+
+/** Why memseal cannot load on a platform, naming what it found and what is supported; undefined when it can. */
+export function platformProblem(facts: PlatformFacts): string | undefined {
+  if (facts.platform !== 'linux') return `memseal binds Linux system calls (memfd_create, memfd_secret, mseal); this is ${facts.platform}`;
+  if (!SUPPORTED_ARCHES.includes(facts.arch)) return `${SUPPORTED}; this is linux-${facts.arch}`;
+  if (facts.libc === 'musl') return `${SUPPORTED}; this Node.js runs on musl, which memseal does not support`;
+  if (facts.libc !== 'glibc') return `${SUPPORTED}; this Node.js runs on a C library other than glibc or musl`;
+  return undefined;
+}
+
+/**
+ * Loads prebuilds/linux-<arch>/memseal.node from the package (lib/ and dist/
+ * both sit one level below its root). A failure of the loader itself (the
+ * file missing from this copy, or a glibc older than the addon needs)
+ * becomes ERR_MEMSEAL_UNSUPPORTED_PLATFORM naming what was found, with the
+ * loader's own error as its cause.
+ *
+ * TEST-ONLY: MEMSEAL_ADDON_PATH names a .node file to load instead (the test
+ * suite uses it to run the build without external buffers, the sanitizer
+ * build, or the arm64 addon from the packed tarball under emulation). Not
+ * for production use: nothing checks that the file is a memseal build.
+ */
+function loadAddon(arch: string): RawBinding {
+  const override = process.env.MEMSEAL_ADDON_PATH;
+  const path = override !== undefined && override !== '' ? override : join(__dirname, '..', addonFile(arch));
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(path) as RawBinding;
+  } catch (e) {
+    const glibc = diagnosticReport().header?.glibcVersionRuntime;
+    const raw = String((e as Error).message).split('\n')[0];
+    const missing = (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+    throw new MemsealError(
+      'ERR_MEMSEAL_UNSUPPORTED_PLATFORM',
+      missing
+        ? `memseal's addon for linux-${arch} is missing from this copy (${path}); ${SUPPORTED}, each in the package as published`
+        : `memseal's addon for linux-${arch} cannot be loaded on this system (linux-${arch}, glibc ${glibc ?? 'of unknown version'}); ${SUPPORTED}. The loader said: ${raw}`,
+      { cause: e },
+    );
+  }
 }
 
 /** The oldest Node.js major line memseal supports and tests (package.json `engines`). */
@@ -209,14 +309,12 @@ export function warnIfUnsupportedNode(version: string = process.versions.node): 
 }
 
 function load(): RawBinding {
-  if (process.platform !== 'linux') {
-    throw new MemsealError(
-      'ERR_MEMSEAL_UNSUPPORTED_PLATFORM',
-      `memseal binds Linux system calls (memfd_create, memfd_secret, mseal); this is ${process.platform}`,
-    );
-  }
+  const facts: PlatformFacts = { platform: process.platform, arch: process.arch, libc: 'unknown' };
+  if (facts.platform === 'linux' && SUPPORTED_ARCHES.includes(facts.arch)) facts.libc = runtimeLibc();
+  const problem = platformProblem(facts);
+  if (problem !== undefined) throw new MemsealError('ERR_MEMSEAL_UNSUPPORTED_PLATFORM', problem);
   warnIfUnsupportedNode();
-  const raw = loadAddon();
+  const raw = loadAddon(facts.arch);
   raw.setErrorClass(SyscallError);
   return raw;
 }

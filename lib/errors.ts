@@ -128,8 +128,8 @@ export type MemsealErrorCode =
 /** A misuse memseal detects itself, with a stable `code`. */
 export class MemsealError extends Error {
   readonly code: MemsealErrorCode;
-  constructor(code: MemsealErrorCode, message: string) {
-    super(message);
+  constructor(code: MemsealErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.code = code;
   }
 }

@@ -84,16 +84,21 @@
 #define MREMAP_DONTUNMAP 4
 #endif
 
-// Syscall numbers. Only x86-64 is a target; elsewhere an unknown number makes
-// the shim answer -ENOSYS instead of failing to compile.
-#if !defined(SYS_memfd_secret) && defined(__x86_64__)
+// Syscall numbers the build's kernel headers may predate (Debian 12's are
+// 6.1). From 424 on, every architecture shares one number for each new
+// syscall (the unified table since Linux 5.1), so these hold for both targets,
+// x86-64 and arm64; elsewhere an unknown number makes the shim answer -ENOSYS
+// instead of failing to compile.
+#if defined(__x86_64__) || defined(__aarch64__)
+#ifndef SYS_memfd_secret
 #define SYS_memfd_secret 447  // Linux 5.14
 #endif
-#if !defined(SYS_mseal) && defined(__x86_64__)
+#ifndef SYS_mseal
 #define SYS_mseal 462  // Linux 6.10
 #endif
-#if !defined(SYS_cachestat) && defined(__x86_64__)
+#ifndef SYS_cachestat
 #define SYS_cachestat 451  // Linux 6.5: the control call for seccomp detection
+#endif
 #endif
 
 #endif  // MEMSEAL_COMPAT_H_

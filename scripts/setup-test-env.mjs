@@ -86,6 +86,12 @@ const NEEDS = [
   { command: 'dockerd', pkg: 'docker.io' },
   { command: 'debootstrap', pkg: 'debootstrap' },
   { command: 'cc', pkg: 'gcc' },
+  // The arm64 addon: Debian's cross compiler (with the cross binutils, for
+  // its glibc floor), file(1) to tell the two addons apart, and qemu's
+  // user-mode emulator to run the arm64 Node binaries over it.
+  { command: 'aarch64-linux-gnu-g++', pkg: 'g++-aarch64-linux-gnu' },
+  { command: 'file', pkg: 'file' },
+  { command: 'qemu-aarch64-static', pkg: 'qemu-user-static' },
 ];
 
 function has(command) {

@@ -52,20 +52,28 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('npm pack', () => {
-  it('ships the compiled addon, the JavaScript and the types, and no sources or tests', () => {
-    expect(contents).toContain('build/Release/memseal.node');
+  it('ships both compiled addons, the JavaScript and the types, and no sources or tests', () => {
+    expect(contents).toContain('prebuilds/linux-x64/memseal.node');
+    expect(contents).toContain('prebuilds/linux-arm64/memseal.node');
     expect(contents).toContain('dist/index.js');
     expect(contents).toContain('dist/index.d.ts');
     expect(contents).toContain('dist/cli/main.js');
     expect(contents.some((f) => f.startsWith('test/') || f.startsWith('native/') || f.startsWith('lib/'))).toBe(false);
     expect(contents.some((f) => f.endsWith('.map'))).toBe(false);
-    expect(contents.filter((f) => f.endsWith('.node'))).toEqual(['build/Release/memseal.node']);
+    expect(contents.filter((f) => f.endsWith('.node')).sort()).toEqual(['prebuilds/linux-arm64/memseal.node', 'prebuilds/linux-x64/memseal.node']);
+  });
+
+  it('the two addons are for x86-64 and for arm64 (aarch64), as file(1) reads them', () => {
+    const installed = join(consumer, 'node_modules', 'memseal', 'prebuilds');
+    const kind = (arch: string): string => execFileSync('file', ['-b', join(installed, `linux-${arch}`, 'memseal.node')], { encoding: 'utf8' });
+    expect(kind('x64')).toMatch(/^ELF 64-bit LSB shared object, x86-64, /);
+    expect(kind('arm64')).toMatch(/^ELF 64-bit LSB shared object, ARM aarch64, /);
   });
 
   it('installs with npm defaults and works without a compiler', () => {
     const installed = join(consumer, 'node_modules', 'memseal');
-    expect(existsSync(join(installed, 'build', 'Release', 'memseal.node'))).toBe(true);
-    expect(readdirSync(join(installed, 'build'))).toEqual(['Release']); // nothing was compiled here
+    expect(readdirSync(join(installed, 'prebuilds')).sort()).toEqual(['linux-arm64', 'linux-x64']);
+    expect(existsSync(join(installed, 'build'))).toBe(false); // nothing was compiled here
     const script = `
       const { Memfd, SyscallError } = require('memseal');
       const m = Memfd.create('from-tarball', { exec: 'kernel-default' });
@@ -102,10 +110,10 @@ describe('the package a user gets', () => {
     return (JSON.parse(out.slice(out.indexOf('[')))[0].files as { path: string }[]).map((f) => f.path).sort();
   };
 
-  it('packs exactly the addon, the JavaScript and types, the README, LICENSE and the conformance list', () => {
+  it('packs exactly the two addons, the JavaScript and types, the README, LICENSE and the conformance list', () => {
     const files = dryRun();
-    for (const f of ['LICENSE', 'README.md', 'package.json', 'docs/conformance.md', 'build/Release/memseal.node', 'dist/index.js', 'dist/index.d.ts', 'dist/transfer.js', 'dist/cli/main.js']) expect(files).toContain(f);
-    const unexpected = files.filter((f) => !/^(LICENSE|README\.md|package\.json|docs\/conformance\.md|build\/Release\/memseal\.node|dist\/.+\.(js|d\.ts))$/.test(f));
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'docs/conformance.md', 'prebuilds/linux-x64/memseal.node', 'prebuilds/linux-arm64/memseal.node', 'dist/index.js', 'dist/index.d.ts', 'dist/transfer.js', 'dist/cli/main.js']) expect(files).toContain(f);
+    const unexpected = files.filter((f) => !/^(LICENSE|README\.md|package\.json|docs\/conformance\.md|prebuilds\/linux-(x64|arm64)\/memseal\.node|dist\/.+\.(js|d\.ts))$/.test(f));
     expect(unexpected).toEqual([]);
     expect(contents.sort()).toEqual(files);
   });

@@ -101,7 +101,7 @@ describe('initramfs', () => {
     const inputs = defaultInputs();
     const entries = initramfsEntries(inputs);
     const paths = new Set(entries.map((e) => e.path));
-    for (const p of ['/init', GUEST.busybox, GUEST.node, GUEST.cli, '/memseal/package.json', '/memseal/build/Release/memseal.node', '/dev/console', '/proc', '/sys', '/tmp', '/run', '/boot', '/etc/hosts']) {
+    for (const p of ['/init', GUEST.busybox, GUEST.node, GUEST.cli, '/memseal/package.json', '/memseal/prebuilds/linux-x64/memseal.node', '/dev/console', '/proc', '/sys', '/tmp', '/run', '/boot', '/etc/hosts']) {
       expect(paths, p).toContain(p);
     }
     const etc = (p: string): string => (entries.find((e) => e.path === p) as { data: Buffer }).data.toString();
@@ -109,9 +109,9 @@ describe('initramfs', () => {
     expect(etc('/etc/passwd')).toMatch(/^nobody:x:65534:65534:/m);
     expect(etc('/etc/group')).toMatch(/^nogroup:x:65534:/m);
     for (const lib of sharedLibraries(process.execPath)) expect(paths, lib).toContain(lib);
-    // The runtime dependencies, and nothing from devDependencies.
-    expect([...runtimeModules(inputs.packageRoot).keys()].sort()).toEqual(['bindings', 'file-uri-to-path']);
-    expect(paths).toContain('/memseal/node_modules/bindings/bindings.js');
+    // The runtime dependencies (memseal has none), and nothing from devDependencies.
+    expect([...runtimeModules(inputs.packageRoot).keys()]).toEqual([]);
+    expect([...paths].some((p) => p.startsWith('/memseal/node_modules/'))).toBe(false);
     expect([...paths].some((p) => p.includes('/node_modules/typescript/'))).toBe(false);
     expect([...paths].some((p) => p.endsWith('.map'))).toBe(false);
     // Parents precede children, as the kernel needs.

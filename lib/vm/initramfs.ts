@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
+import { addonFile } from '../binding.js';
 import { findPackageRoot } from '../package-root.js';
 import { ARCHES, hostArch, type VmArch } from './arch.js';
 import { cacheSubdir } from './cache.js';
@@ -122,7 +123,7 @@ export interface InitramfsInputs {
   node: string;
   /** busybox; a static one (Debian's busybox-static) needs no libraries. */
   busybox: string;
-  /** The memseal package root: package.json, dist/, the addon, node_modules/. */
+  /** The memseal package root: package.json, dist/, prebuilds/linux-<arch>/memseal.node, node_modules/. */
   packageRoot: string;
   /**
    * A guest of another architecture than the host's: its architecture, the
@@ -224,18 +225,14 @@ function file(path: string, source: string, mode = 0o644): CpioEntry {
 }
 
 /**
- * The addon files a guest of `arch` loads, as paths relative to the package
- * root: the shipped one for its architecture (`prebuilds/linux-<arch>/`),
- * and for the host's architecture the one node-gyp built in build/Release.
+ * The addon a guest of `arch` loads, as a path relative to the package root:
+ * the one the package ships for its architecture, where lib/binding.ts
+ * looks (`prebuilds/linux-<arch>/memseal.node`).
  */
 export function guestAddons(root: string, arch: VmArch): string[] {
-  const shipped = join('prebuilds', `linux-${ARCHES[arch].node}`, 'memseal.node');
-  const built = join('build', 'Release', 'memseal.node');
-  const found = [shipped, ...(arch === hostArch() ? [built] : [])].filter((rel) => existsSync(join(root, rel)));
-  if (found.length === 0) {
-    throw new Error(`the compiled addon for ${arch} is missing (${join(root, arch === hostArch() ? built : shipped)}): build the package first (npm run build)`);
-  }
-  return found;
+  const shipped = addonFile(ARCHES[arch].node);
+  if (!existsSync(join(root, shipped))) throw new Error(`the compiled addon for ${arch} is missing (${join(root, shipped)}): build the package first (npm run build)`);
+  return [shipped];
 }
 
 /** Every entry of the image, in a stable order. */

@@ -96,6 +96,15 @@ function stageForNobody(file: string): { script: string; addon: string } {
 }
 
 /**
+ * The addon the library loads in this process: MEMSEAL_ADDON_PATH (a variant,
+ * or the arm64 addon from the packed tarball under emulation), else this
+ * checkout's build for this architecture.
+ */
+export function addonInUse(): string {
+  return process.env.MEMSEAL_ADDON_PATH || join(root, 'prebuilds', `linux-${process.arch}`, 'memseal.node');
+}
+
+/**
  * A world-readable copy of the package (package.json, dist/, the addon) for
  * processes of uid 65534, once per run: its CLI runs as that user with
  * MEMSEAL_ADDON_PATH set to `addon`, wherever the checkout sits.
@@ -107,7 +116,7 @@ export function stagedPackage(): { dir: string; cli: string; addon: string } {
     mkdirSync(join(dir, 'test', 'fixtures'), { recursive: true });
     cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
     copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
-    copyFileSync(join(root, 'build', 'Release', 'memseal.node'), addon);
+    copyFileSync(addonInUse(), addon);
     for (const d of [helperDir, dir, join(dir, 'test'), join(dir, 'test', 'fixtures')]) chmodSync(d, 0o755);
   }
   return { dir, cli: join(dir, 'dist', 'cli', 'main.js'), addon };
