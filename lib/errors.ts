@@ -123,7 +123,8 @@ export type MemsealErrorCode =
   | 'ERR_MEMSEAL_TIMEOUT'
   | 'ERR_MEMSEAL_DETACHED'
   | 'ERR_MEMSEAL_ASYNC_CALLBACK'
-  | 'ERR_MEMSEAL_NOT_OURS';
+  | 'ERR_MEMSEAL_NOT_OURS'
+  | 'ERR_MEMSEAL_FILTER_NO_MATCH';
 
 /** A misuse memseal detects itself, with a stable `code`. */
 export class MemsealError extends Error {

@@ -28,7 +28,8 @@ import {
 /**
  * Which exec flag memfd_create gets (Linux 6.3+):
  * - `'noexec-seal'`: MFD_NOEXEC_SEAL. Mode 0666 and the `exec` seal: the
- *   file can never be made executable. Implies sealing is allowed.
+ *   file can never be made executable. The kernel then allows sealing even
+ *   without MFD_ALLOW_SEALING (see {@link MemfdCreateOptions.allowSealing}).
  * - `'exec'`: MFD_EXEC. Mode 0777; refused (EACCES) where vm.memfd_noexec is 2.
  * - `'kernel-default'`: neither flag; the kernel and vm.memfd_noexec decide
  *   (0777 at 0, as `'noexec-seal'` at 1 and 2).
@@ -49,7 +50,13 @@ export interface MemfdCreateOptions {
    * `'kernel-default'` so the downgrade is visible.
    */
   fallback?: 'error' | 'kernel-default';
-  /** MFD_ALLOW_SEALING. Default true. */
+  /**
+   * MFD_ALLOW_SEALING. Default true. With false no seal can ever be added
+   * (F_ADD_SEALS gives EPERM): where the kernel would allow seals anyway,
+   * under MFD_NOEXEC_SEAL (`exec: 'noexec-seal'`, and `'kernel-default'`
+   * where vm.memfd_noexec is 1 or 2), memseal adds the `seal` seal itself
+   * before returning, so `seals` reads `exec` and `seal`.
+   */
   allowSealing?: boolean;
   /** MFD_CLOEXEC. Default true. */
   cloexec?: boolean;
@@ -138,6 +145,24 @@ function createError(err: unknown, name: string, mode: ExecMode, huge: boolean):
   return err;
 }
 
+/**
+ * Makes a new memfd take no seals, as MFD_ALLOW_SEALING left out promises.
+ * The kernel ignores a missing MFD_ALLOW_SEALING under MFD_NOEXEC_SEAL
+ * (mm/memfd.c: memfd_create clears F_SEAL_SEAL for it), which `'noexec-seal'`
+ * and `'kernel-default'` at vm.memfd_noexec 1 or 2 pass; adding F_SEAL_SEAL
+ * before anyone else has the descriptor gives the same state as a memfd
+ * created without sealing. Closes `fd` when that fails.
+ */
+function forbidSealing(fd: number): void {
+  try {
+    const seals = binding().getSeals(fd);
+    if ((seals & constants.F_SEAL_SEAL) === 0) binding().addSeals(fd, constants.F_SEAL_SEAL);
+  } catch (err) {
+    binding().close(fd);
+    throw err;
+  }
+}
+
 const TOKEN = Symbol('Memfd');
 
 const NOT_CLONEABLE = Symbol('memseal: a Memfd cannot be cloned or sent to another thread; pass its descriptor (memfd.fd) and wrap it there with Memfd.fromFd()');
@@ -182,17 +207,22 @@ export class Memfd {
     if (typeof huge !== 'boolean') validateOneOf(huge, 'options.hugetlb', Object.keys(HUGE_SIZES) as HugePageSize[]);
     const base =
       (cloexec ? constants.MFD_CLOEXEC : 0) | (allowSealing ? constants.MFD_ALLOW_SEALING : 0) | hugetlbFlags(huge);
+    let fd: number;
+    let made = exec;
     try {
-      return new Memfd(TOKEN, binding().memfdCreate(name, base | execFlag(exec)), name, exec);
+      fd = binding().memfdCreate(name, base | execFlag(exec));
     } catch (err) {
       const explained = createError(err, name, exec, huge !== false);
       if (!(explained instanceof UnsupportedError) || fallback !== 'kernel-default') throw explained;
+      try {
+        fd = binding().memfdCreate(name, base);
+        made = 'kernel-default';
+      } catch (err2) {
+        throw createError(err2, name, 'kernel-default', huge !== false);
+      }
     }
-    try {
-      return new Memfd(TOKEN, binding().memfdCreate(name, base), name, 'kernel-default');
-    } catch (err) {
-      throw createError(err, name, 'kernel-default', huge !== false);
-    }
+    if (!allowSealing) forbidSealing(fd);
+    return new Memfd(TOKEN, fd, name, made);
   }
 
   /**
@@ -364,9 +394,13 @@ export class Memfd {
 
   /**
    * Writes `data` at `position` (pwrite), or at the file offset when
-   * `position` is omitted (write). Returns the bytes written, which can be
-   * fewer than given when the 'grow' seal stops the write at the end.
-   * @throws SyscallError EPERM when sealed against writes (or growth).
+   * `position` is omitted (write). Returns the bytes written. Under the
+   * 'grow' seal the kernel refuses the chunk (a page, or a large folio) that
+   * crosses the end of the file: a write across the end returns fewer bytes
+   * than given, or throws EPERM having written nothing when the end lies in
+   * its first chunk.
+   * @throws SyscallError EPERM when sealed against writes, or under the
+   *   'grow' seal as above.
    */
   write(data: string | ArrayBufferView, position?: number): number {
     const fd = this.#checkClosed();
@@ -378,7 +412,7 @@ export class Memfd {
       if (err instanceof SyscallError && err.code === 'EPERM') {
         const seals = this.seals;
         if (seals.has('write') || seals.has('future-write')) err.addHint("the memfd is sealed against writes ('write' or 'future-write')");
-        else if (seals.has('grow')) err.addHint("the 'grow' seal forbids writing past the end");
+        else if (seals.has('grow')) err.addHint("the 'grow' seal forbids writing past the end, and the kernel refuses the whole chunk (up to a large folio) that would cross it");
       }
       throw err;
     }
@@ -419,7 +453,9 @@ export class Memfd {
 
   /**
    * Changes the permission bits (fchmod).
-   * @throws SyscallError EPERM when the 'exec' seal freezes the x bits.
+   * @throws SyscallError EPERM under the 'exec' seal for a mode whose
+   *   execute bits differ from the current ones (the other bits may change;
+   *   hugetlbfs memfds ignore the seal here).
    */
   chmod(mode: number): void {
     const fd = this.#checkClosed();
@@ -428,7 +464,7 @@ export class Memfd {
       binding().fchmod(fd, mode);
     } catch (err) {
       if (err instanceof SyscallError && err.code === 'EPERM' && this.seals.has('exec')) {
-        err.addHint("the 'exec' seal freezes the execute bits");
+        err.addHint("the 'exec' seal freezes the execute bits: only modes with the same execute bits are allowed");
       }
       throw err;
     }

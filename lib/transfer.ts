@@ -72,7 +72,10 @@ export interface MemfdListenerOptions {
   backlog?: number;
 }
 
+/** The frame: these 4 ASCII bytes, then the message as UTF-8 JSON; the record's end is the frame's end (README: the message format). */
 const MAGIC = Buffer.from('MSL1');
+/** Strict: bytes that are not UTF-8 are refused, not replaced; a byte order mark is kept, so JSON.parse refuses it. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const DEFAULT_TIMEOUT = 10_000;
 const DEFAULT_MAX_MESSAGE = 65_536;
 const SLICE_MS = 250;
@@ -207,8 +210,14 @@ export async function sendMemfd(target: string | number, memfd: Memfd, message?:
 function decode(bytes: Buffer, flags: number, max: number): unknown {
   if ((flags & sc().MSG_TRUNC) !== 0 || bytes.length > MAGIC.length + max) throw new TransferError('ERR_MEMSEAL_BAD_MESSAGE', `The message is longer than ${max} bytes`);
   if (bytes.length < MAGIC.length || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) throw new TransferError('ERR_MEMSEAL_BAD_MESSAGE', 'The message is not a memseal frame (wrong header): the peer speaks another protocol');
+  let text: string;
   try {
-    return JSON.parse(bytes.subarray(MAGIC.length).toString('utf8'));
+    text = UTF8.decode(bytes.subarray(MAGIC.length));
+  } catch {
+    throw new TransferError('ERR_MEMSEAL_BAD_MESSAGE', 'The message is not UTF-8');
+  }
+  try {
+    return JSON.parse(text);
   } catch {
     throw new TransferError('ERR_MEMSEAL_BAD_MESSAGE', 'The message is not valid JSON');
   }

@@ -72,6 +72,9 @@ export function waitForDpkgLock({ lockFile = DPKG_LOCK, timeoutMs = LOCK_TIMEOUT
 const NEEDS = [
   { command: 'clang-format', pkg: 'clang-format' },
   { command: 'unshare', pkg: 'util-linux' },
+  // The transfer tests' peer in another language (socket.send_fds, 3.9+),
+  // and the README's Python example.
+  { command: 'python3', pkg: 'python3' },
   // memseal vm: the emulator, the guest's shell and tools (static), and
   // cpio(1) to check the initramfs the harness writes.
   { command: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },

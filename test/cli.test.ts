@@ -49,7 +49,64 @@ describe('help and version', () => {
   });
 });
 
+describe("each subcommand's help lists the exit statuses it can return, and only those", () => {
+  const statuses = (help: string): number[] => [...(/^Exit status:\n([\s\S]*)$/m.exec(help)?.[1] ?? '').matchAll(/^ {2}(\d+) {2}/gm)].map((m) => Number(m[1]));
+  it.each([
+    ['probe', [0, 2, 3]],
+    ['conform', [0, 1, 2, 3]],
+    ['diff', [0, 1, 2, 3]],
+    ['vm', [0, 1, 2, 3]],
+  ] as const)('%s: %j', (cmd, expected) => {
+    const help = memseal([cmd, '--help']).stdout;
+    expect(statuses(help)).toEqual(expected);
+    // Nothing of another subcommand's statuses.
+    const block = help.slice(help.indexOf('Exit status:'));
+    if (cmd !== 'diff') expect(block).not.toMatch(/\bdiff:|reports agree/);
+    if (cmd !== 'conform') expect(block).not.toMatch(/--strict|--filter|--junit/);
+    expect(block).not.toMatch(/memseal exec|126|127/);
+  });
+
+  it('probe returns what its help says: 0, and 2 for an unknown option', () => {
+    expect(memseal(['probe', '--json']).status).toBe(0);
+    expect(memseal(['probe', '--bogus']).status).toBe(2);
+  });
+
+  it('memseal --help still gives the whole table', () => {
+    expect(statuses(memseal(['--help']).stdout)).toEqual([0, 1, 2, 3]);
+  });
+});
+
 describe('usage errors exit 2 before any work', () => {
+  it('a filter entry that matches no case, even beside entries that do, is named', () => {
+    for (const args of [['conform'], ['conform', '--list'], ['conform', '--json']]) {
+      const r = memseal([...args, '--filter', 'memfd.name,seal.write']);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/--filter entry 'seal\.write' matches no case/);
+      expect(r.stdout).toBe('');
+    }
+    const two = memseal(['conform', '--filter', 'zzz, memfd.name ,yyy']);
+    expect(two.status).toBe(2);
+    expect(two.stderr).toMatch(/entries 'zzz', 'yyy' match no case/);
+    expect(memseal(['conform', '--list', '--filter', 'memfd.name,seals.write']).status).toBe(0);
+  });
+
+  it("the examples of conform --help's filter syntax each select a case", () => {
+    const help = memseal(['conform', '--help']).stdout;
+    const syntax = help.slice(help.indexOf('PATTERN is'));
+    const examples = [...syntax.matchAll(/'([^']+)'/g)].map((m) => m[1]!).filter((e) => e !== '*');
+    expect(examples.length).toBeGreaterThanOrEqual(3);
+    for (const e of examples) expect(memseal(['conform', '--list', '--filter', e]).status, e).toBe(0);
+  });
+
+  it('a filter without entries', () => {
+    for (const filter of ['', ' ', ',', ' , ,']) {
+      const r = memseal(['conform', '--list', '--filter', filter]);
+      expect(r.status, `--filter ${JSON.stringify(filter)}`).toBe(2);
+      expect(r.stderr).toMatch(/names no case pattern/);
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('a filter that matches nothing', () => {
     const r = memseal(['conform', '--filter', 'zzz-no-such-case']);
     expect(r.status).toBe(2);

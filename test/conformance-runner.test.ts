@@ -10,10 +10,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SyscallError } from '../lib/errors.js';
+import { MemsealError, SyscallError } from '../lib/errors.js';
 import { gatherEnv } from '../lib/conformance/env.js';
 import { renderJson, renderJunit, renderTable, renderTap } from '../lib/conformance/report.js';
-import { matchesFilter, reportFailed, runConformance } from '../lib/conformance/run.js';
+import { matchesFilter } from '../lib/conformance/filter.js';
+import { reportFailed, runConformance } from '../lib/conformance/run.js';
 import { STATUSES, type Case, type ConformanceReport } from '../lib/conformance/types.js';
 import { caps, itIf } from './helpers/caps.js';
 import { stagedPackage } from './helpers/child.js';
@@ -188,6 +189,24 @@ describe('filter', () => {
     expect(matchesFilter('seals.write.blocks-write', 'seals.*.busy')).toBe(false);
     expect(matchesFilter('mseal.munmap.eperm', 'memfd.name,mseal.munmap')).toBe(true);
     expect(matchesFilter('memfd.name.null', undefined)).toBe(true);
+  });
+
+  it('runConformance refuses, before anything runs, a filter entry that matches no case and a filter without entries', async () => {
+    const ran: string[] = [];
+    const onResult = (r: { id: string }): void => void ran.push(r.id);
+    const noMatch = await runConformance({ filter: 'memfd.name,seal.write', env, onResult }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(noMatch).toBeInstanceOf(MemsealError);
+    expect(noMatch).toMatchObject({ code: 'ERR_MEMSEAL_FILTER_NO_MATCH', message: expect.stringMatching(/entry 'seal\.write' matches no case/) });
+    for (const filter of ['', ' , ']) {
+      await expect(runConformance({ filter, env, onResult })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', name: 'TypeError' });
+    }
+    expect(ran).toEqual([]);
+    // The same entries, all matching: the union of what each selects.
+    const r = await runConformance({ filter: 'memfd.name.null, seals.write.blocks-writev', env });
+    expect(r.cases.map((c) => c.id).sort()).toEqual(['memfd.name.null', 'seals.write.blocks-writev']);
   });
 
   it('runConformance runs only the cases the filter selects', async () => {

@@ -131,6 +131,24 @@ describe('cloneExecutable', () => {
     expect((thrown(() => spawnSealed(exe)) as MemsealError).code).toBe('ERR_MEMSEAL_MISSING_SEALS');
   });
 
+  itIf(caps.sealExec, 'needs F_SEAL_EXEC (Linux 6.3+)')(
+    'a sealed clone takes a chmod that keeps its execute bits (0755, 0777) and refuses one that changes them, and stays unwritable',
+    () => {
+      using exe = cloneExecutableSync(Buffer.from('#!/bin/sh\nexit 0\n'));
+      expect(exe.mode).toBe(0o555);
+      exe.chmod(0o755);
+      expect(exe.mode).toBe(0o755);
+      exe.chmod(0o777);
+      expect(exe.mode).toBe(0o777);
+      const err = thrown(() => exe.chmod(0o444)) as SyscallError;
+      expectSyscallError(err, 'EPERM', 'fchmod');
+      expect(err.hint).toMatch(/only modes with the same execute bits/);
+      expect(exe.mode).toBe(0o777);
+      expectSyscallError(thrown(() => exe.write('changed', 0)), 'EPERM', 'pwrite');
+      expect(exe.read().toString()).toBe('#!/bin/sh\nexit 0\n');
+    },
+  );
+
   it("does not fall back when an executable memfd can be made, even with fallback: 'tmpfile'", async () => {
     using exe = await cloneExecutable(SH, { fallback: 'tmpfile' });
     expect(exe).toBeInstanceOf(Memfd);

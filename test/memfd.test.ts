@@ -1,8 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readdirSync, readlinkSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { getSystemErrorName, inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { constants, Memfd, MemsealError, SyscallError, UnsupportedError } from '../lib/index.js';
 import { caps, itIf } from './helpers/caps.js';
+
+const ALLOW_SEALING_FIXTURE = fileURLToPath(new URL('./fixtures/memfd-allow-sealing.mjs', import.meta.url));
 
 const open: Memfd[] = [];
 function track(m: Memfd): Memfd {
@@ -157,6 +161,44 @@ describe('seals', () => {
     expectSyscallError(() => m.write('x'), 'EPERM', 'write');
     expect(m.read().toString()).toBe('hello');
   });
+
+  itIf(caps.execFlags, 'needs MFD_NOEXEC_SEAL (Linux 6.3+)')(
+    'allowSealing: false holds with the default noexec-seal too, which the kernel would leave sealable: the seal seal is added',
+    () => {
+      const m = track(Memfd.create('nosealing-default', { allowSealing: false }));
+      expect(m.exec).toBe('noexec-seal');
+      expect(m.mode).toBe(0o666);
+      expect([...m.seals].sort()).toEqual(['exec', 'seal']);
+      const err = expectSyscallError(() => m.addSeals('write'), 'EPERM', 'fcntl');
+      expect(err.hint).toMatch(/allowSealing/);
+      expectSyscallError(() => m.addSeals('grow', 'shrink'), 'EPERM', 'fcntl');
+      // With sealing allowed, the same memfd takes seals.
+      const sealable = track(Memfd.create('sealing-default'));
+      sealable.addSeals('write');
+      expect([...sealable.seals].sort()).toEqual(['exec', 'write']);
+    },
+  );
+
+  itIf(caps.execFlags && caps.root && caps.pidNamespace, 'needs Linux 6.3+, root and pid namespaces (unshare)')(
+    'allowSealing: false holds for every exec mode at vm.memfd_noexec 0, 1 and 2 (in a child pid namespace)',
+    () => {
+      const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, ALLOW_SEALING_FIXTURE], {
+        encoding: 'utf8',
+        env: { ...process.env, MEMSEAL_PARENT_PIDNS: readlinkSync('/proc/self/ns/pid') },
+        timeout: 60_000,
+      });
+      expect(r.stderr).toBe('');
+      const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      expect(r.status, JSON.stringify(report)).toBe(0);
+      const sealedAgainstExec = { mode: 0o666, seals: ['exec', 'seal'], addWrite: 'EPERM' };
+      const executable = { mode: 0o777, seals: ['seal'], addWrite: 'EPERM' };
+      expect(report).toEqual({
+        0: { sysctl: '0', 'noexec-seal': sealedAgainstExec, exec: executable, 'kernel-default': executable },
+        1: { sysctl: '1', 'noexec-seal': sealedAgainstExec, exec: executable, 'kernel-default': sealedAgainstExec },
+        2: { sysctl: '2', 'noexec-seal': sealedAgainstExec, exec: { created: 'EACCES' }, 'kernel-default': sealedAgainstExec },
+      });
+    },
+  );
 
   it('gives EPERM for a seal when sealing was not allowed', () => {
     const m = track(Memfd.create('nosealing', { exec: 'kernel-default', allowSealing: false }));

@@ -7,6 +7,7 @@
  * - ts: type-checked and compiled with tsc (strict, NodeNext), then run;
  * - sh: run with bash, `memseal` and `node` on PATH; a block that cannot run
  *   here starts with `# not run by the README test: <reason>`;
+ * - python: run with python3 (standard library only), `node` on PATH;
  * - text: command synopses and output, not code.
  * Any other language, or a fence without one, fails.
  */
@@ -54,7 +55,7 @@ const label = (b: CodeBlock): string => `${b.lang || '(none)'} block at README.m
 describe('README code blocks', () => {
   it('each has a known language', () => {
     expect(blocks.length).toBeGreaterThan(10);
-    expect(blocks.filter((b) => !['js', 'cjs', 'mjs', 'ts', 'sh', 'text'].includes(b.lang)).map(label)).toEqual([]);
+    expect(blocks.filter((b) => !['js', 'cjs', 'mjs', 'ts', 'sh', 'python', 'text'].includes(b.lang)).map(label)).toEqual([]);
   });
 
   it('placeholders are visibly placeholders: no undefined helper stands in for real code', () => {
@@ -92,6 +93,16 @@ describe('README code blocks', () => {
       expect(r.status, `${label(b)}:\n${r.out}`).toBe(0);
     }
   }, 180_000);
+
+  const python = blocks.filter((b) => b.lang === 'python');
+  it.each(python.map((b) => [label(b), b] as const))('%s runs with python3', (_l, b) => {
+    const dir = sandbox(`python-${b.line}`);
+    const file = join(dir, 'example.py');
+    writeFileSync(file, b.code);
+    const r = run('python3', [file], dir);
+    expect(r.out, r.out).not.toMatch(/MemsealWarning|Traceback/);
+    expect(r.status, r.out).toBe(0);
+  });
 
   const sh = blocks.filter((b) => b.lang === 'sh');
   it.each(sh.map((b) => [label(b), b] as const))('%s runs with bash, or says why not', (_l, b) => {

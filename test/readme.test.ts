@@ -8,6 +8,8 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { entryMatches, filterEntries } from '../lib/conformance/filter.js';
+import { CATALOG, FAMILIES } from '../lib/conformance/index.js';
 import { root } from './helpers/child.js';
 import { cliFlags, cliSubcommands, errorCodes, hasToken, headings, readme, section } from './helpers/readme.js';
 
@@ -55,6 +57,22 @@ describe('README', () => {
       for (const flag of flags) if (!hasToken(where, flag)) missing.push(`${file}: ${flag}`);
     }
     expect(missing).toEqual([]);
+  });
+
+  it('names only conformance cases that exist: every case id, every --filter and filter it shows selects a case, entry by entry', () => {
+    const ids = CATALOG.map((c) => c.id);
+    const family = new RegExp(`\`((?:${FAMILIES.join('|')})\\.[a-z0-9*.-]+)\``, 'g');
+    const named = [...readme.matchAll(family)].map((m) => m[1]!);
+    const filters = [...readme.matchAll(/--filter\s+(?:'([^']*)'|"([^"]*)"|([^\s'"`]+))/g), ...readme.matchAll(/\bfilter: '([^']*)'/g)]
+      .map((m) => m[1] ?? m[2] ?? m[3]!)
+      .filter((f) => !/^[A-Z]+\]?$/.test(f)); // a placeholder of a synopsis
+    expect(named.length).toBeGreaterThan(5);
+    expect(filters.length).toBeGreaterThan(2);
+    const entries = [...named, ...filters.flatMap(filterEntries)];
+    const nothing = entries.filter((e) => !ids.some((id) => entryMatches(e, id)));
+    expect(nothing).toEqual([]);
+    // A name without '*' that is no id must be a prefix of some: the README means a group of cases.
+    expect(named.filter((n) => !n.includes('*') && !ids.includes(n) && !ids.some((id) => id.startsWith(`${n}.`)))).toEqual([]);
   });
 
   it('points only at files the package ships, or at URLs', () => {

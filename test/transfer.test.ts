@@ -12,7 +12,9 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { binding } from '../lib/binding.js';
 import { Memfd, MemfdListener, memfdSocketPair, MemsealError, receiveMemfd, sendMemfd, SyscallError, TransferError } from '../lib/index.js';
+import { itIf } from './helpers/caps.js';
 import { fixtures, root } from './helpers/child.js';
+import { section } from './helpers/readme.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memseal-transfer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,7 +64,18 @@ function lines(child: ReturnType<typeof spawn>): { next(): Promise<Record<string
       else queue.push(obj);
     }
   });
-  return { next: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((r) => waiting.push(r))) };
+  // A child that ends without its line gives this instead: a mismatch, not a test timeout.
+  child.stdout!.on('end', () => {
+    for (const w of waiting.splice(0)) w({ ended: 'the child closed its stdout without this line' });
+  });
+  let ended = false;
+  child.stdout!.on('end', () => (ended = true));
+  const next = (): Promise<Record<string, unknown>> => {
+    if (queue.length > 0) return Promise.resolve(queue.shift()!);
+    if (ended) return Promise.resolve({ ended: 'the child closed its stdout without this line' });
+    return new Promise((r) => waiting.push(r));
+  };
+  return { next };
 }
 
 const exited = (child: ReturnType<typeof spawn>): Promise<number | null> => new Promise((r) => child.once('exit', (code) => r(code)));
@@ -128,6 +141,100 @@ describe('to a worker thread and to a child process', () => {
       binding().close(mine);
     }
   });
+});
+
+const PEER = join(fixtures, 'memfd-peer.py');
+/** The header as the README's message format gives it: the peer is written from the README, not from lib/transfer.ts. */
+const README_HEADER = /^\| header \| the 4 bytes `([^`]+)`/m.exec(section(/^The message format$/))?.[1];
+const hasPython = spawnSync('python3', ['-c', 'import socket, sys; sys.exit(0 if hasattr(socket, "send_fds") else 1)'], { stdio: 'ignore' }).status === 0;
+const SEALED = ['grow', 'seal', 'shrink', 'write'];
+
+/** The Python peer's one result line, once it exits 0. */
+function python(args: string[], stdio: (number | 'ignore' | 'pipe' | 'inherit')[] = ['ignore', 'pipe', 'inherit']): { child: ReturnType<typeof spawn>; out: ReturnType<typeof lines> } {
+  const child = spawn('python3', [PEER, ...args], { stdio, env: { ...process.env, MEMSEAL_FRAME_HEADER: README_HEADER ?? '' } });
+  return { child, out: lines(child) };
+}
+
+describe("with a peer written with Python's standard library (socket.send_fds / recv_fds), from the README's message format", () => {
+  it('the README specifies the header', () => {
+    expect(README_HEADER).toMatch(/^[ -~]{4}$/);
+  });
+
+  itIf(hasPython, 'needs python3 3.9+ (scripts/setup-test-env.mjs installs it)')('Python sends to a MemfdListener at a path; memseal receives its sealed memfd and message', async () => {
+    const before = fdList();
+    const path = socketPath();
+    const listener = MemfdListener.listen(path);
+    try {
+      const received = listener.receive({ timeout: 20_000, requireSeals: ['write', 'shrink', 'grow', 'seal'] });
+      const { child, out } = python(['send', `path:${path}`, 'frame', 'made in Python', JSON.stringify({ from: 'python', n: [1, 2], text: 'é ✓' })]);
+      const { memfd, message } = await received;
+      expect(message).toEqual({ from: 'python', n: [1, 2], text: 'é ✓' });
+      expect(memfd.read().toString()).toBe('made in Python');
+      expect([...memfd.seals].sort()).toEqual(SEALED);
+      expect(memfd.name).toBe('python-peer');
+      memfd.close();
+      expect(await out.next()).toMatchObject({ sent: 'frame', fds: 1 });
+      expect(await exited(child)).toBe(0);
+    } finally {
+      listener.close();
+    }
+    expect(fdList()).toEqual(before);
+  });
+
+  itIf(hasPython, 'needs python3 3.9+ (scripts/setup-test-env.mjs installs it)')('memseal sends to a Python listener at a path; Python reads the header, the JSON, the bytes and the seals', async () => {
+    const path = socketPath();
+    const { child, out } = python(['receive', `path:${path}`]);
+    expect(await out.next()).toEqual({ listening: true });
+    using m = Memfd.from('made in Node', { name: 'node-sender' });
+    await sendMemfd(path, m, { from: 'node', list: [true, null], text: 'é ✓' });
+    expect(await out.next()).toEqual({
+      header: 'MSL1',
+      message: { from: 'node', list: [true, null], text: 'é ✓' },
+      text: 'made in Node',
+      seals: [...m.seals].sort(),
+      mode: m.mode,
+      link: '/memfd:node-sender (deleted)',
+    });
+    expect(await exited(child)).toBe(0);
+  });
+
+  itIf(hasPython, 'needs python3 3.9+ (scripts/setup-test-env.mjs installs it)')('both ways over one socket pair: a Python child receives a memfd and sends one back', () =>
+    withPair(async (mine, theirs) => {
+      const { child, out } = python(['echo', 'fd:3'], ['ignore', 'pipe', 'inherit', theirs]);
+      using m = Memfd.from('round trip', { name: 'pair' });
+      await sendMemfd(mine, m, ['first', 1]);
+      expect(await out.next()).toMatchObject({ header: 'MSL1', message: ['first', 1], text: 'round trip', seals: [...m.seals].sort() });
+      const back = await receiveMemfd(mine, { timeout: 20_000, requireSeals: ['write', 'seal'] });
+      expect(back.message).toEqual({ echo: ['first', 1] });
+      expect(back.memfd.read().toString()).toBe('ROUND TRIP');
+      back.memfd.close();
+      expect(await out.next()).toMatchObject({ sent: 'frame' });
+      expect(await exited(child)).toBe(0);
+    }));
+
+  itIf(hasPython, 'needs python3 3.9+ (scripts/setup-test-env.mjs installs it)')(
+    "Python's refused records get the documented errors, and their descriptors are closed",
+    () =>
+      withPair(async (mine, theirs) => {
+        const cases: [string, string, RegExp][] = [
+          ['no-header', 'ERR_MEMSEAL_BAD_MESSAGE', /not a memseal frame \(wrong header\)/],
+          ['bad-utf8', 'ERR_MEMSEAL_BAD_MESSAGE', /not UTF-8/],
+          ['no-fd', 'ERR_MEMSEAL_FD_COUNT', /no descriptor/],
+          ['two-fds', 'ERR_MEMSEAL_FD_COUNT', /more than one/],
+        ];
+        for (const [kind, code, message] of cases) {
+          const before = fdList();
+          const { child, out } = python(['send', 'fd:3', kind, 'refused', '{"kind": "refused"}'], ['ignore', 'pipe', 'inherit', theirs]);
+          expect(await out.next()).toMatchObject({ sent: kind });
+          expect(await exited(child)).toBe(0);
+          const err = await rejection(receiveMemfd(mine, { timeout: 5000 }));
+          expect(err, kind).toBeInstanceOf(TransferError);
+          expect(err.code, kind).toBe(code);
+          expect(err.message, kind).toMatch(message);
+          expect(fdList(), kind).toEqual(before);
+        }
+      }),
+  );
 });
 
 describe('the receiving side refuses, with a typed error, and leaks nothing', () => {

@@ -10,16 +10,19 @@ import { parseArgs } from 'node:util';
 import { CATALOG } from '../conformance/index.js';
 import { rangeText } from '../conformance/expect.js';
 import { renderJson, renderJunit, renderTable, renderTap, sourceText, summaryLine } from '../conformance/report.js';
-import { matchesFilter, reportFailed, runConformance } from '../conformance/run.js';
+import { selectCases } from '../conformance/filter.js';
+import { reportFailed, runConformance } from '../conformance/run.js';
 import type { Case } from '../conformance/types.js';
-import { EXIT, EXIT_CODES_HELP, UsageError } from './exit.js';
-import { painter, table, useColour } from './format.js';
+import { CONFORM_EXIT_HELP, EXIT, UsageError } from './exit.js';
+import { painter, table } from '../format.js';
+import { useColour } from './format.js';
 
 export const FILTER_HELP = `PATTERN is a comma-separated list; a case runs when its id matches any
 entry. An entry without '*' matches ids that contain it ('mseal.munmap');
 one with '*' is a glob over the whole id, '*' standing for any run of
-characters ('seals.*.busy', 'memfd.*'). Spaces around entries are ignored.
-A PATTERN that matches no case is a usage error. --list shows the ids.`;
+characters ('seals.*.busy-*', 'memfd.*'). Spaces around entries are ignored.
+Every entry must match at least one case, and PATTERN must have an entry:
+otherwise it is a usage error naming the entry. --list shows the ids.`;
 
 export const CONFORM_HELP = `Usage: memseal conform [--json | --junit FILE | --tap] [--filter PATTERN] [--list] [--strict] [--verbose]
 
@@ -37,7 +40,19 @@ JSON report, JUnit XML to FILE, or TAP).
 
 ${FILTER_HELP}
 
-${EXIT_CODES_HELP}`;
+${CONFORM_EXIT_HELP}`;
+
+/** The cases --filter selects; a filter without entries, or with an entry that matches nothing, is a usage error. */
+function selectFromCatalog(filter: string | undefined): Case[] {
+  try {
+    return selectCases(CATALOG, filter, '--filter');
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (filter !== undefined && code === 'ERR_INVALID_ARG_VALUE') throw new UsageError(`--filter '${filter}' names no case pattern; leave --filter out to run every case`);
+    if (code === 'ERR_MEMSEAL_FILTER_NO_MATCH') throw new UsageError(`${(err as Error).message.replace(/^The /, '')} (see --list, and --help for the syntax)`);
+    throw err;
+  }
+}
 
 function listCases(cases: readonly Case[], colour: boolean, json: boolean): string {
   if (json) {
@@ -106,8 +121,7 @@ export async function runConform(argv: string[]): Promise<number> {
     throw new UsageError('choose one of --json, --junit FILE, --tap');
   }
   if (values.list && (values.tap || values.junit !== undefined)) throw new UsageError('--list prints a table, or JSON with --json; not TAP or JUnit');
-  const selected = CATALOG.filter((c) => matchesFilter(c.id, values.filter));
-  if (selected.length === 0) throw new UsageError(`--filter '${values.filter ?? ''}' matches no case (see --list, and --help for the syntax)`);
+  const selected = selectFromCatalog(values.filter);
   if (values.junit !== undefined) checkOutputFile(values.junit, '--junit');
   const colour = useColour();
   if (values.list) {

@@ -6,8 +6,9 @@
  */
 import { parseArgs } from 'node:util';
 import { diffReports, readReportFile, type Report, type ReportDiff, type ReportEntry, type ReportFacts } from '../reports.js';
-import { EXIT, EXIT_CODES_HELP, UsageError } from './exit.js';
-import { painter, table, useColour } from './format.js';
+import { DIFF_EXIT_HELP, EXIT, UsageError } from './exit.js';
+import { painter, table } from '../format.js';
+import { useColour } from './format.js';
 
 export const DIFF_HELP = `Usage: memseal diff A.json B.json [--json]
 
@@ -19,7 +20,7 @@ usage error (status 2, as diff(1) gives for trouble).
   --json      the differences as JSON
   -h, --help  this help
 
-${EXIT_CODES_HELP}`;
+${DIFF_EXIT_HELP}`;
 import { paintStatus } from './matrix.js';
 
 const FACT_NAMES: Readonly<Record<keyof ReportFacts, string>> = {

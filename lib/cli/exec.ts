@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { cloneExecutable, ExecError, ExecRefusedError, spawnSealed, TmpfileExecutable, type Executable } from '../exec.js';
+import { cloneExecutable, ExecError, ExecRefusedError, spawnSealed, TmpfileExecutable, type Executable } from '../exec/index.js';
 import { MemsealError, SyscallError } from '../errors.js';
 
 /** Signals passed on to the child. */

@@ -1,6 +1,6 @@
 /** Terminal rendering of reports: a kernel matrix, and a one-report summary. */
 import { buildMatrix, countStatuses, type Report, type ReportEntry } from '../reports.js';
-import { painter, table, type Colour } from './format.js';
+import { painter, table, type Colour } from '../format.js';
 
 const COLOURS: Readonly<Record<string, Colour>> = {
   pass: 'green',

@@ -1,8 +1,9 @@
 /** `memseal probe [--json]`: what this kernel and container support. */
 import { parseArgs } from 'node:util';
 import { probe, type FeatureStatus, type ProbeReport } from '../probe.js';
-import { EXIT, EXIT_CODES_HELP } from './exit.js';
-import { painter, table, useColour, type Colour } from './format.js';
+import { EXIT, PROBE_EXIT_HELP } from './exit.js';
+import { painter, table, type Colour } from '../format.js';
+import { useColour } from './format.js';
 
 export const PROBE_HELP = `Usage: memseal probe [--json]
 
@@ -12,7 +13,7 @@ each feature supported, unsupported, disabled, blocked or refused, with why.
   --json      the report as JSON
   -h, --help  this help
 
-${EXIT_CODES_HELP}`;
+${PROBE_EXIT_HELP}`;
 
 const STATUS_COLOUR: Readonly<Record<FeatureStatus, Colour>> = {
   supported: 'green',

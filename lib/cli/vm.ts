@@ -22,8 +22,9 @@ import { findPackageRoot } from '../package-root.js';
 import { kernelCommandLine, VmError } from '../vm/qemu.js';
 import { DEFAULT_GUEST_COMMAND, KVM_TIMEOUT_SECONDS, runInVm, runPool, vmMeta } from '../vm/run.js';
 import { createProgress } from './progress.js';
-import { EXIT_CODES_HELP } from './exit.js';
-import { painter, useColour } from './format.js';
+import { VM_EXIT_HELP } from './exit.js';
+import { painter } from '../format.js';
+import { useColour } from './format.js';
 import { renderMatrix, renderReport } from './matrix.js';
 import { renderProbe } from './probe.js';
 import type { ProbeReport } from '../probe.js';
@@ -83,7 +84,7 @@ $MEMSEAL_CACHE_DIR, else $XDG_CACHE_HOME/memseal, else ~/.cache/memseal.
 debian: kernels need apt-get, dpkg-deb and Debian's archive keyring
 (package debian-archive-keyring); elsewhere, pass an image path.
 
-${EXIT_CODES_HELP}`;
+${VM_EXIT_HELP}`;
 
 class UsageError extends Error {}
 

@@ -15,12 +15,33 @@
  * 1 and 2, and matching the rule: a namespace may write any value not
  * below its parent's, and a memfd follows the highest value on its path.
  */
-import { attempt, hex, kv, SRC } from './helpers.js';
-import { writeNoexec } from './steps.js';
-import { noexecProbe } from './steps-nested.js';
-import type { Case, CaseContext, StepHandle } from './types.js';
+import { kv, SRC } from './helpers.js';
+import { writeNoexec } from './noexec-sysctl.js';
+import { memfdChmodShape, noexecProbe } from './steps-nested.js';
+import type { Case, CaseContext, Deviation, StepHandle } from './types.js';
 
 const MT = SRC.memfdTest;
+const HUGETLBFS_SETATTR = SRC.code('fs/hugetlbfs/inode.c', 'hugetlbfs_setattr checks F_SEAL_SHRINK and F_SEAL_GROW, never F_SEAL_EXEC (6.12.118 and 7.3.4)');
+
+/**
+ * exec.sysctl.hugetlb-memfds: after writing 1 (`at1`, EINVAL where the
+ * ambient value is 2) and then 2, the plain, MFD_EXEC and MFD_NOEXEC_SEAL
+ * hugetlb memfds as memfdChmodShape() shows them, with `chmod` the outcome
+ * of fchmod(0777) on the noexec-sealed ones.
+ */
+function HUGE_AT(at1: string, chmod: string, execAt1: boolean): string {
+  const sealed = `0666/0x20/0777=${chmod}`;
+  const exec1 = execAt1 ? '0777/0x0/0644=ok' : 'EACCES';
+  return `at1=${at1} plain=${sealed} exec=${exec1} noexec=${sealed} at2=ok plain=${sealed} exec=EACCES noexec=${sealed}`;
+}
+
+function hugeChmodGap(observed: string): Deviation {
+  return {
+    observed,
+    reason: 'known kernel gap: hugetlbfs_setattr() ignores F_SEAL_EXEC, so a noexec-sealed hugetlb memfd takes fchmod(0777) (memfd_test.c hugetlbfs aborts there; still so in 7.3)',
+    source: HUGETLBFS_SETATTR,
+  };
+}
 const PIDSYS = SRC.code('kernel/pid_sysctl.h', 'pid_mfd_noexec_dointvec_minmax');
 
 /** What test_sysctl_sysctl0/1/2 expect at each value (the noexecProbe() format). */
@@ -160,24 +181,24 @@ export const cases: readonly Case[] = [
   }),
   nestedCase({
     id: 'exec.sysctl.hugetlb-memfds',
-    title: 'vm.memfd_noexec applies to hugetlb memfds too: at 1 and 2 a plain one is noexec-sealed; MFD_EXEC works at 1 and is refused at 2',
+    title:
+      'vm.memfd_noexec applies to hugetlb memfds too: at 1 and 2 a plain one is noexec-sealed (0666, F_SEAL_EXEC) and fchmod(0777) should fail, as for MFD_NOEXEC_SEAL; MFD_EXEC works at 1 and is refused at 2',
     requires: ['hugetlb'],
-    source: [MT('test_sysctl_simple (hugetlbfs mode)'), SRC.code('mm/memfd.c', 'check_sysctl_memfd_noexec')],
+    source: [
+      MT('test_sysctl_sysctl1 / test_sysctl_sysctl2 (test_sysctl_simple, hugetlbfs mode)'),
+      SRC.code('mm/memfd.c', 'check_sysctl_memfd_noexec'),
+      HUGETLBFS_SETATTR,
+      SRC.observed('fchmod(0777) of noexec-sealed hugetlb memfds at 1 and 2 works'),
+    ],
     expect: [
-      { since: '6.6', noexec: [0, 1], outcome: 'at1=ok plain=0666/0x20 exec=0777/0x0 at2=ok plain=0666/0x20 exec=EACCES' },
-      { since: '6.6', noexec: [2], outcome: 'at1=EINVAL plain=0666/0x20 exec=EACCES at2=ok plain=0666/0x20 exec=EACCES' },
+      { since: '6.6', noexec: [0, 1], outcome: HUGE_AT('ok', 'EPERM', true), deviations: [hugeChmodGap(HUGE_AT('ok', 'ok', true))] },
+      { since: '6.6', noexec: [2], outcome: HUGE_AT('EINVAL', 'EPERM', false), deviations: [hugeChmodGap(HUGE_AT('EINVAL', 'ok', false))] },
     ],
     run: (ctx) => {
-      const { b, c } = ctx;
-      const shape = (flags: number): string => {
-        const fd = attempt(() => ctx.fd(b.memfdCreate('conform-huge', (c.MFD_HUGETLB! | c.MFD_ALLOW_SEALING! | c.MFD_CLOEXEC! | flags) >>> 0)));
-        if (typeof fd === 'string') return fd;
-        return `0${(b.fstat(fd).mode & 0o777).toString(8)}/${hex(b.getSeals(fd))}`;
-      };
-      const at1 = writeNoexec('1');
-      const one = kv({ at1, plain: shape(0), exec: shape(c.MFD_EXEC!) });
-      const at2 = writeNoexec('2');
-      return `${one} ${kv({ at2, plain: shape(0), exec: shape(c.MFD_EXEC!) })}`;
+      const c = ctx.c;
+      const probe = (): string => kv({ plain: memfdChmodShape(c.MFD_HUGETLB!), exec: memfdChmodShape(c.MFD_HUGETLB! | c.MFD_EXEC!), noexec: memfdChmodShape(c.MFD_HUGETLB! | c.MFD_NOEXEC_SEAL!) });
+      const one = `${kv({ at1: writeNoexec('1') })} ${probe()}`;
+      return `${one} ${kv({ at2: writeNoexec('2') })} ${probe()}`;
     },
   }),
 ];

@@ -5,7 +5,7 @@
  * vm.memfd_noexec, each value tried in a fresh pid namespace.
  */
 import { existsSync } from 'node:fs';
-import { readNoexec, writeNoexec, memfdShape } from './steps.js';
+import { readNoexec, writeNoexec, memfdShape } from './noexec-sysctl.js';
 import { addSeals, attempt, errno, errnoName, hex, kv, mapResult, memfd, modeOf, SRC } from './helpers.js';
 import type { Case, CaseContext, Deviation, Expectation, Source } from './types.js';
 
@@ -194,7 +194,11 @@ const execCases: Case[] = [
     id: 'exec.noexec-seal.more-seals',
     title: 'MFD_NOEXEC_SEAL without MFD_ALLOW_SEALING still takes further seals (F_SEAL_WRITE: 0x28)',
     family: 'exec',
-    source: [MT('test_noexec_seal'), DOC('MFD_NOEXEC_SEAL'), SRC.lkml('mm/memfd: MFD_NOEXEC_SEAL should not imply MFD_ALLOW_SEALING (2024, not merged)')],
+    source: [
+      DOC('Note: MFD_NOEXEC_SEAL implies MFD_ALLOW_SEALING; an app that does not want sealing can add F_SEAL_SEAL after creation'),
+      MEMFD_C('memfd_create: MFD_NOEXEC_SEAL clears F_SEAL_SEAL whether or not MFD_ALLOW_SEALING is given'),
+      SRC.lkml('mm/memfd: MFD_NOEXEC_SEAL should not imply MFD_ALLOW_SEALING (2024, not merged)'),
+    ],
     expect: [{ since: '6.3', outcome: 'add=ok seals=0x28', note: 'a 2024 patch making MFD_NOEXEC_SEAL memfds unsealable was not merged' }],
     run: (ctx) => {
       const fd = memfd(ctx, ctx.c.MFD_NOEXEC_SEAL!);
@@ -230,6 +234,28 @@ const execCases: Case[] = [
       b.fchmod(fd, 0o700);
       b.addSeals(fd, c.F_SEAL_EXEC!);
       return `seals=${hex(b.getSeals(fd))} ${chmods(ctx, fd, [0o711, 0o600])} write=${errno(() => b.write(fd, Buffer.from('x'), 0, 1, 0))}`;
+    },
+  },
+  {
+    id: 'exec.seal-exec.executable-mode-chmod',
+    title:
+      'F_SEAL_EXEC on an executable mode (0555, as cloneExecutable leaves its clones) freezes only the x bits: fchmod to 0755, 0777 or 0557 works, to 0444 or 0554 fails with EPERM; writes stay sealed',
+    family: 'exec',
+    source: [
+      SRC.code('mm/shmem.c', 'shmem_setattr: under F_SEAL_EXEC a mode change is EPERM when (old ^ new) & 0111 (7.3.4; memfd_check_seals_mode() in include/linux/memfd.h on Debian 6.12.118)'),
+      DOC('Let memfd be sealed for modifying X bit'),
+      MEMFD_C('memfd_add_seals: F_SEAL_EXEC with an x bit implies F_WX_SEALS'),
+      SRC.observed('fchmod of a 0555 memfd sealed with F_SEAL_EXEC'),
+    ],
+    expect: withExec('seals=0x3e 0755=ok 0777=ok 0557=ok 0444=EPERM 0554=EPERM mode=0557 write=EPERM'),
+    run: (ctx) => {
+      const { b, c } = ctx;
+      const fd = attempt(() => memfd(ctx, c.MFD_EXEC! | c.MFD_ALLOW_SEALING!));
+      if (typeof fd === 'string') return fd;
+      b.fchmod(fd, 0o555);
+      b.addSeals(fd, c.F_SEAL_EXEC!);
+      const modes = chmods(ctx, fd, [0o755, 0o777, 0o557, 0o444, 0o554]);
+      return `seals=${hex(b.getSeals(fd))} ${modes} mode=${modeOf(ctx, fd)} write=${errno(() => b.write(fd, Buffer.from('x'), 0, 1, 0))}`;
     },
   },
   {

@@ -227,12 +227,24 @@ export const cases: readonly Case[] = [
   }),
   hugeCase({
     id: 'hugetlb.exec.implied-write-blocks-mappings',
-    title: 'the write seals F_SEAL_EXEC implies on an executable-mode hugetlb memfd block shared writable mappings and hole punching',
+    title:
+      'F_SEAL_EXEC on an executable-mode (0700) hugetlb memfd: fchmod to 0711 or 0600 should fail, and the write seals it implies block shared writable mappings and hole punching',
     requires: ['hugepages'],
-    source: [HT('test_exec_seal'), SRC.code('mm/memfd.c', 'memfd_add_seals: F_SEAL_EXEC implies F_WX_SEALS')],
+    source: [HT('test_exec_seal'), SRC.code('mm/memfd.c', 'memfd_add_seals: F_SEAL_EXEC implies F_WX_SEALS'), HUGETLBFS('hugetlbfs_setattr checks only F_SEAL_SHRINK and F_SEAL_GROW')],
     expect: [
       { since: '6.3', noexec: [2], outcome: 'create=EACCES', note: 'vm.memfd_noexec=2 refuses MFD_EXEC' },
-      { since: '6.3', outcome: 'seals=0x3e rw=EPERM w=EPERM punch=EPERM' },
+      {
+        since: '6.3',
+        outcome: 'seals=0x3e 0711=EPERM 0600=EPERM rw=EPERM w=EPERM punch=EPERM',
+        deviations: [
+          {
+            observed: 'seals=0x3e 0711=ok 0600=ok rw=EPERM w=EPERM punch=EPERM',
+            reason:
+              'known kernel gap: hugetlbfs_setattr() does not check F_SEAL_EXEC, so both modes are taken (the implied write seals still hold; 6.12.118 and 7.3.4 source, measured on 6.18.44)',
+            source: HUGETLBFS('hugetlbfs_setattr'),
+          },
+        ],
+      },
     ],
     run: (ctx) => {
       const { b, c } = ctx;
@@ -243,6 +255,8 @@ export const cases: readonly Case[] = [
       b.addSeals(fd, c.F_SEAL_EXEC!);
       return kv({
         seals: hex(b.getSeals(fd)),
+        '0711': errno(() => b.fchmod(fd, 0o711)),
+        '0600': errno(() => b.fchmod(fd, 0o600)),
         rw: mapHugeResult(ctx, fd, RW(ctx), c.MAP_SHARED!),
         w: mapHugeResult(ctx, fd, c.PROT_WRITE!, c.MAP_SHARED!),
         punch: punch(ctx, fd),

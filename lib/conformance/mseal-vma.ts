@@ -436,7 +436,7 @@ export const cases: readonly Case[] = [
   controlCase({
     id: 'mseal.control.mprotect',
     title: 'control: on unsealed memory mprotect of the first or last pages, an unaligned length (rounded up), across two VMAs and of a partial range all succeed',
-    source: [MST('test_seal_mprotect_start(false), test_seal_mprotect_end(false), test_seal_mprotect_unalign_len(false), test_seal_mprotect_two_vma(false), test_seal_mprotect_partial_mprotect(false)')],
+    source: [MST('test_seal_start_mprotect(false), test_seal_end_mprotect(false), test_seal_mprotect_unalign_len(false), test_seal_mprotect_two_vma(false), test_seal_mprotect_partial_mprotect(false)')],
     expect: since('3.2', 'start=ok end=ok unaligned=ok two-vma=ok partial=ok perms=r--p|r--p|r--p|r--p'),
     run: (ctx) => {
       const { b, c } = ctx;

@@ -247,7 +247,7 @@ export const cases: readonly Case[] = [
   msealCase({
     id: 'mseal.mprotect.eperm',
     title: 'mprotect of a sealed range fails with EPERM, to a new protection and to the same one',
-    source: [MST('test_seal_mprotect'), LTP1('mprotect'), DOC('Blocked operations: mprotect')],
+    source: [MST('test_seal_mprotect'), LTP1('test_mprotect'), DOC('Blocked mm syscall: mprotect and pkey_mprotect')],
     expect: since('6.10', 'new=EPERM same=EPERM perms=rw-p'),
     run: (ctx) => {
       const addr = withSealed(ctx, 1, 0, 1);
@@ -262,7 +262,7 @@ export const cases: readonly Case[] = [
     id: 'mseal.pkey-mprotect.eperm',
     title: 'pkey_mprotect of a sealed range fails with EPERM (pkey -1: no protection keys needed)',
     syscalls: ['pkey_mprotect'],
-    source: [LTP1('pkey_mprotect'), DOC('Blocked operations: pkey_mprotect'), SRC.observed('pkey -1')],
+    source: [LTP1('test_pkey_mprotect (with an allocated key; this case passes -1)'), DOC('Blocked mm syscall: mprotect and pkey_mprotect'), SRC.observed('pkey -1')],
     expect: since('6.10', 'EPERM'),
     run: (ctx) => errno(() => ctx.b.pkeyMprotect(withSealed(ctx, 1, 0, 1), ctx.page, ctx.c.PROT_READ!, -1)),
   }),
@@ -271,7 +271,7 @@ export const cases: readonly Case[] = [
     title: 'pkey_mprotect with an allocated protection key on a sealed range fails with EPERM',
     requires: ['mseal', 'pku'],
     syscalls: ['pkey_mprotect'],
-    source: [LTP1('pkey_mprotect'), MST('test_seal_discard_ro_anon_on_pkey')],
+    source: [LTP1('test_pkey_mprotect'), DOC('Blocked mm syscall: mprotect and pkey_mprotect')],
     expect: since('6.10', 'EPERM'),
     run: (ctx) => {
       const key = ctx.b.pkeyAlloc(0, 0);
@@ -296,7 +296,7 @@ export const cases: readonly Case[] = [
   msealCase({
     id: 'mseal.mprotect.across',
     title: 'mprotect over [unsealed | sealed | unsealed] fails with EPERM and leaves the sealed page as it was',
-    source: [MST('test_seal_mprotect_partial_mprotect'), DOC('Blocked operations: mprotect')],
+    source: [MST('test_seal_mprotect_partial_mprotect'), DOC('Blocked mm syscall: mprotect')],
     expect: since('6.10', 'mprotect=EPERM sealed-page=rw-p'),
     run: (ctx) => {
       const addr = withSealed(ctx, 3, 1, 1);
@@ -327,7 +327,7 @@ export const cases: readonly Case[] = [
   msealCase({
     id: 'mseal.munmap.eperm',
     title: 'munmap of a sealed range fails with EPERM and the memory stays mapped',
-    source: [MST('test_seal_munmap'), LTP1('munmap'), DOC('Blocked operations: munmap')],
+    source: [MST('test_seal_munmap'), LTP1('test_munmap'), DOC('Blocked mm syscall: munmap')],
     expect: since('6.10', 'munmap=EPERM still-mapped=rw-p'),
     run: (ctx) => {
       const addr = withSealed(ctx, 1, 0, 1);
@@ -361,7 +361,7 @@ export const cases: readonly Case[] = [
   msealCase({
     id: 'mseal.mremap.in-place',
     title: 'mremap of a sealed range in place fails with EPERM, shrinking and expanding',
-    source: [MST('test_seal_mremap_shrink'), MST('test_seal_mremap_expand'), DOC('Blocked operations: mremap')],
+    source: [MST('test_seal_mremap_shrink'), MST('test_seal_mremap_expand'), DOC('Blocked mm syscall: mremap')],
     expect: since('6.10', 'shrink=EPERM expand=EPERM'),
     run: (ctx) => {
       const addr = anon(ctx, 3);
@@ -373,7 +373,7 @@ export const cases: readonly Case[] = [
   msealCase({
     id: 'mseal.mremap.move-sealed-source',
     title: 'mremap(MREMAP_MAYMOVE | MREMAP_FIXED) of a sealed source fails with EPERM: same size, smaller, larger',
-    source: [MST('test_seal_mremap_move'), MST('test_seal_mremap_shrink_fixed'), LTP1('mremap')],
+    source: [MST('test_seal_mremap_move'), MST('test_seal_mremap_shrink_fixed'), LTP1('test_mremap_resize')],
     expect: since('6.10', 'same=EPERM smaller=EPERM larger=EPERM'),
     run: (ctx) => {
       const { c } = ctx;
@@ -410,7 +410,7 @@ export const cases: readonly Case[] = [
   msealCase({
     id: 'mseal.mmap.fixed-over',
     title: 'mmap(MAP_FIXED) over a sealed range fails with EPERM: same size, smaller, larger into an unmapped tail',
-    source: [MST('test_seal_mmap_overwrite_prot'), MST('test_seal_mmap_expand'), MST('test_seal_mmap_shrink'), LTP1('mmap')],
+    source: [MST('test_seal_mmap_overwrite_prot'), MST('test_seal_mmap_expand'), MST('test_seal_mmap_shrink'), LTP1('test_mmap_change_prot')],
     expect: since('6.10', 'same=EPERM smaller=EPERM larger=EPERM'),
     run: (ctx) => {
       const { b, c } = ctx;
@@ -434,14 +434,14 @@ export const cases: readonly Case[] = [
   msealCase({
     id: 'mseal.madvise.dontneed-ro-anon',
     title: 'MADV_DONTNEED on sealed read-only private anonymous memory fails with EPERM',
-    source: [MST('test_seal_discard_ro_anon'), LTP1('madvise'), DOC('Blocked operations: destructive madvise')],
+    source: [MST('test_seal_discard_ro_anon'), LTP1('test_madvise'), DOC('Blocked mm syscall: destructive madvise')],
     expect: since('6.10', 'EPERM'),
     run: (ctx) => madviseOn(ctx, ctx.c.PROT_READ!, ANON(ctx), ctx.c.MADV_DONTNEED!),
   }),
   msealCase({
     id: 'mseal.madvise.discard-variants',
     title: 'MADV_FREE, MADV_DONTNEED_LOCKED, MADV_REMOVE, MADV_DONTFORK and MADV_WIPEONFORK fail the same way (EPERM)',
-    source: [DOC('Blocked operations: destructive madvise'), MADVISE_C('is_discard / can_madvise_modify'), SRC.observed('errno per advice')],
+    source: [DOC('Blocked mm syscall: destructive madvise'), MADVISE_C('is_discard / can_madvise_modify'), SRC.observed('errno per advice')],
     expect: since('6.10', 'free=EPERM dontneed-locked=EPERM remove=EPERM dontfork=EPERM wipeonfork=EPERM'),
     run: (ctx) => {
       const { c } = ctx;

@@ -2,7 +2,7 @@
  * The report in four shapes: a terminal table grouped by family, JSON (the
  * DESIGN.md schema, see ConformanceReport), JUnit XML and TAP 13.
  */
-import { painter, table, type Colour } from '../cli/format.js';
+import { painter, table, type Colour } from '../format.js';
 import { FAMILIES, type CaseResult, type ConformanceReport, type Source, type Status } from './types.js';
 
 const STATUS_COLOUR: Readonly<Record<Status, Colour>> = {

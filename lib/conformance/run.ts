@@ -10,6 +10,7 @@ import { Context } from './context.js';
 import { failedSyscall } from './child.js';
 import { accepted, DENIAL_ERRNOS, judge, policyDenies, rangeText, selectExpectation, unmetRequirement } from './expect.js';
 import { gatherEnv } from './env.js';
+import { selectCases } from './filter.js';
 import { CATALOG } from './index.js';
 import { pool, runIsolated, type IsolatedOutcome } from './isolate.js';
 import { FAMILIES, STATUSES, type Case, type CaseResult, type ConformanceEnv, type ConformanceReport, type Expectation, type Requirement, type Status } from './types.js';
@@ -19,7 +20,9 @@ import { invalidArgType, ownOptions, validateBoolean, validateFunction, validate
 export interface RunOptions {
   /**
    * Which cases: comma-separated patterns matched against the id, each a
-   * substring (`mseal.munmap`) or a glob with `*` (`seals.*.busy`).
+   * substring (`mseal.munmap`) or a glob with `*` (`seals.*.busy-*`). Every
+   * pattern must match a case (else ERR_MEMSEAL_FILTER_NO_MATCH), and there
+   * must be one (an empty filter is ERR_INVALID_ARG_VALUE). Default: every case.
    */
   filter?: string;
   /** Count deviations as failures. */
@@ -42,21 +45,6 @@ export interface PlannedCase {
   expectation?: Expectation;
   /** Set when the case will not run: skipped or blocked for `requirement`, or (without one) not applicable to this kernel. */
   verdict?: { status: Status; reason: string; requirement?: Requirement };
-}
-
-function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${escaped}$`);
-}
-
-/** True when `id` matches the filter (see {@link RunOptions.filter}). */
-export function matchesFilter(id: string, filter: string | undefined): boolean {
-  if (filter === undefined || filter.trim() === '') return true;
-  return filter
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '')
-    .some((p) => (p.includes('*') ? globToRegExp(p).test(id) : id.includes(p)));
 }
 
 function notApplicable(c: Case, env: ConformanceEnv): string {
@@ -190,13 +178,17 @@ function validateRunOptions(value: unknown): RunOptions {
  * Runs the conformance catalog (or `options.cases`) against the running
  * kernel and returns the report. Never throws for a case: a case that breaks
  * is an `error`, one whose child crashes or hangs too.
+ * @throws TypeError ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad
+ *   options (an empty `filter` among them), before anything runs.
+ * @throws MemsealError ERR_MEMSEAL_FILTER_NO_MATCH when a `filter` entry
+ *   matches no case, before anything runs.
  */
 export async function runConformance(options?: RunOptions): Promise<ConformanceReport> {
   options = validateRunOptions(options);
+  const selected = selectCases(options.cases ?? CATALOG, options.filter);
   const startedAt = new Date();
   const t0 = performance.now();
   const env = options.env ?? gatherEnv();
-  const selected = (options.cases ?? CATALOG).filter((c) => matchesFilter(c.id, options.filter));
   const planned = planCases(selected, env);
   const isolated = runChildren(planned, env, options);
   const results = new Map<string, CaseResult>();

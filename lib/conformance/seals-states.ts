@@ -265,7 +265,7 @@ export const cases: readonly Case[] = [
     id: 'seals.share.other-process',
     title: 'F_SEAL_SEAL added while another process holds the memfd: F_SEAL_WRITE then fails, before and after that process exits',
     requires: ['secondProcess'],
-    source: [MT('test_share_fork'), LTP1('test_share_fork')],
+    source: [MT('test_share_fork'), MEMFD_C('memfd_add_seals: F_SEAL_SEAL refuses every later seal, whoever else holds the file')],
     expect: [{ since: '3.17', outcome: 'held=true seal=ok write=EPERM exited=0 write=EPERM seals=0x1' }],
     run: async (ctx) => {
       const { c } = ctx;

@@ -540,7 +540,7 @@ export const cases: readonly Case[] = [
   },
   {
     id: 'seals.grow.short-write',
-    title: 'F_SEAL_GROW: a pwrite across the end stops there (short count); one at the end fails with EPERM',
+    title: 'F_SEAL_GROW: a pwrite across the end stops there (short count), or fails whole with EPERM where the end lies in its first chunk (a large folio); one at the end fails with EPERM',
     family: 'seals',
     source: [
       MT('mfd_fail_grow_write'),

@@ -13,8 +13,8 @@
 import { binding } from '../binding.js';
 import { SyscallError } from '../errors.js';
 import { startStep } from './context.js';
-import { readNoexec, writeNoexec, type StepFn } from './steps.js';
-import type { StepHandle } from './types.js';
+import { readNoexec, writeNoexec } from './noexec-sysctl.js';
+import type { StepFn, StepHandle } from './types.js';
 
 /**
  * A memfd made with `flags | MFD_ALLOW_SEALING` as `mode/seals/target=result`:

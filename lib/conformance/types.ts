@@ -179,6 +179,15 @@ export interface RequirementCheck {
   reason?: string;
 }
 
+/** A step's side of its JSON-lines channel to the case that started it. */
+export interface StepIO {
+  send(message: unknown): void;
+  receive(): Promise<unknown>;
+}
+
+/** The code of a step (`child.js step NAME ARGS`). */
+export type StepFn = (args: unknown, io: StepIO) => Promise<void>;
+
 /** A process started by a case in a child, with a line-based JSON channel. */
 export interface StepHandle {
   send(message: unknown): void;
