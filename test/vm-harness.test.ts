@@ -16,6 +16,7 @@ import { buildInitramfs, defaultInputs, findBusybox, GUEST, hashEntries, INIT_SC
 import { findPackageRoot } from '../lib/package-root.js';
 import { compareReleases, configBeside, isKernelSpec, newestPackage, parseKernelSpec, resolveKernel, searchPattern, type Flavour, type KernelPackage } from '../lib/vm/kernels.js';
 import { parseLdd, sharedLibraries } from '../lib/vm/ldd.js';
+import type { VmArch } from '../lib/vm/arch.js';
 import { kernelCommandLine, VmError } from '../lib/vm/qemu.js';
 import { runPool } from '../lib/vm/run.js';
 import { createProgress } from '../lib/cli/progress.js';
@@ -560,9 +561,11 @@ describe('docs/kernel-matrix.yml, the GitHub Actions matrix the README points to
     expect(yml).toContain('args+=(--report "$f")');
     expect(calls.some((c) => c.startsWith('memseal diff '))).toBe(true);
     // Every kernel in the matrix is a spec memseal accepts, and the diff reads artifacts the matrix makes.
-    const entries = [...yml.matchAll(/- \{ name: '([^']+)', kernel: '([^']+)', append: '([^']*)'(?:, flavour: (\w+))? \}/g)];
+    const entries = [...yml.matchAll(/- \{ name: '([^']+)', kernel: '([^']+)', append: '([^']*)'(?:, flavour: (\w+))?(?:, arch: (\w+))? \}/g)];
     expect(entries.length).toBeGreaterThanOrEqual(4);
-    for (const [, , kernel, , flavour] of entries) expect(() => parseKernelSpec(`debian:${kernel}`, (flavour ?? 'cloud') as Flavour)).not.toThrow();
+    for (const [, , kernel, , flavour, arch] of entries) expect(() => parseKernelSpec(`debian:${kernel}`, (flavour ?? 'cloud') as Flavour, (arch ?? 'x86_64') as VmArch)).not.toThrow();
+    // The arm64 kernels CI boots, as jobs of their own.
+    expect(entries.filter((e) => e[5] === 'arm64').map((e) => `${e[2]} ${e[4]}`)).toEqual(['6.12 cloud', '7 cloud', '7 16k']);
     const names = entries.map((e) => e[1]);
     expect(names).toContain('6.1-secretmem');
     for (const [, name] of yml.matchAll(/reports\/report-([^/*]+)\/report\.json/g)) expect(names).toContain(name);

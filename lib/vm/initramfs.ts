@@ -359,8 +359,12 @@ function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
 
-/** Images with a kernel's configuration appended, kept in the cache. */
-const KEEP_WITH_CONFIG = 6;
+/**
+ * Images with a kernel's configuration appended, kept in the cache: enough
+ * for the kernels one test run boots at once (x86-64 6.1, 6.12 and 7.x;
+ * arm64 6.12, 7.x and 7.x 16K), so no boot loses its image to another's pruning.
+ */
+const KEEP_WITH_CONFIG = 10;
 
 /**
  * The initrd for one kernel: the image, followed by a second cpio archive

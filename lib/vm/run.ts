@@ -53,6 +53,8 @@ export interface VmRun {
   /** The kernel as given: a path or a `debian:` spec. */
   kernel: string;
   arch: VmArch;
+  /** The flavour of a `debian:` kernel. */
+  flavour: Flavour | undefined;
   /** The image booted. */
   image: string;
   /** The Debian package it came from, for a `debian:` spec. */
@@ -77,6 +79,7 @@ export function vmMeta(r: VmRun): Record<string, unknown> {
   return {
     kernel: r.kernel,
     arch: r.arch,
+    ...(r.flavour === undefined ? {} : { flavour: r.flavour }),
     ...(r.package === undefined ? {} : { package: r.package }),
     config: r.config !== undefined,
     append: r.append,
@@ -180,6 +183,7 @@ export async function runInVm(o: VmRunOptions): Promise<VmRun> {
   return {
     kernel: o.kernel,
     arch: arch.name,
+    flavour: isKernelSpec(o.kernel) ? (o.flavour ?? 'cloud') : undefined,
     image,
     package: pkg,
     config,
