@@ -21,6 +21,7 @@
             'native/fileio.cc',
             'native/mman.cc',
             'native/region.cc',
+            'native/lifetime.cc',
             'native/secretmem.cc',
             'native/ranges.cc',
             'native/copy.cc',
@@ -34,6 +35,10 @@
           'defines': [
             'NAPI_VERSION=9',
             'NODE_ADDON_API_DISABLE_DEPRECATED',
+            # A promise settled while a worker is being torn down (a receive
+            # or an async clone still in flight) cannot reach JS: without
+            # this, node-addon-api turns that into std::terminate.
+            'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
             '_GNU_SOURCE',
           ],
           'cflags_cc': [

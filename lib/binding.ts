@@ -121,7 +121,10 @@ export interface RawBinding {
   fstat(fd: number): RawStat;
   fchmod(fd: number, mode: number): void;
   fallocate(fd: number, mode: number, offset: number, length: number): void;
+  /** Forgets `fd` if this environment owned it (ownFd), then closes it. */
   close(fd: number): void;
+  /** This environment (thread) closes `fd`, and removes the socket file at `path`, when it is torn down, unless close(fd) came first. */
+  ownFd(fd: number, path?: string): void;
   dup(fd: number): number;
   fcntl(fd: number, cmd: number, arg: number): number;
   read(fd: number, buffer: ArrayBufferView, offset: number, length: number, position: number | bigint): number;
@@ -142,6 +145,10 @@ export interface RawBinding {
   poke(addr: bigint, bytes: ArrayBufferView): number;
   pkeyAlloc(flags: number, rights: number): number;
   pkeyFree(pkey: number): void;
+  /** The lines of /proc/self/maps: the mappings this process has. */
+  countMappings(): number;
+  /** How many mappings the Regions of this process hold, at most (3 between guard pages, else 1). */
+  regionMappings(): number;
   /** [start, end) of each range the raw mmap (or, with `regions`, a Region) owns. */
   ownedRanges(regions: boolean): Array<[bigint, bigint]>;
   memfdSecret(flags: number): number;

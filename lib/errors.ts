@@ -124,7 +124,8 @@ export type MemsealErrorCode =
   | 'ERR_MEMSEAL_DETACHED'
   | 'ERR_MEMSEAL_ASYNC_CALLBACK'
   | 'ERR_MEMSEAL_NOT_OURS'
-  | 'ERR_MEMSEAL_FILTER_NO_MATCH';
+  | 'ERR_MEMSEAL_FILTER_NO_MATCH'
+  | 'ERR_MEMSEAL_MAP_COUNT';
 
 /** A misuse memseal detects itself, with a stable `code`. */
 export class MemsealError extends Error {
@@ -135,6 +136,56 @@ export class MemsealError extends Error {
   }
 }
 Object.defineProperty(MemsealError.prototype, 'name', { value: 'MemsealError', enumerable: false, configurable: true, writable: true });
+
+/** Options for {@link MapCountError}. */
+export interface MapCountErrorOptions {
+  /** vm.max_map_count. */
+  maxMapCount: number;
+  /** The mappings the process had. */
+  mapCount: number;
+  /** Mappings memseal leaves free for the runtime. */
+  reserve: number;
+  /** Mappings the refused call needed. */
+  requested: number;
+  cause?: unknown;
+}
+
+/**
+ * memseal refused to map memory (a SecretBuffer, a pool arena, a Mapping)
+ * because the process would come too close to `vm.max_map_count`, the
+ * kernel's limit on the mappings one process may have. Past it, every mmap
+ * and mprotect fails, V8's and Node's own included, and the runtime aborts
+ * instead of throwing; so memseal keeps `reserve` mappings free for it.
+ * `code` is ERR_MEMSEAL_MAP_COUNT.
+ */
+export class MapCountError extends MemsealError {
+  declare readonly code: 'ERR_MEMSEAL_MAP_COUNT';
+  /** vm.max_map_count. */
+  readonly maxMapCount: number;
+  /** The mappings the process had (/proc/self/maps). */
+  readonly mapCount: number;
+  /** Mappings memseal leaves free for the runtime. */
+  readonly reserve: number;
+  /** Mappings the refused call needed. */
+  readonly requested: number;
+
+  constructor(options: MapCountErrorOptions) {
+    super(
+      'ERR_MEMSEAL_MAP_COUNT',
+      `This process has ${options.mapCount} memory mappings and vm.max_map_count is ${options.maxMapCount}: ` +
+        `memseal keeps the last ${options.reserve} for the runtime (V8 and Node abort when they cannot map memory), so it refused ${options.requested} more. ` +
+        'Each SecretBuffer costs 2 mappings (3 when no neighbour shares a guard page: its memory and two guard pages), each Mapping 1. ' +
+        'Pack small secrets in a SecretPool (one 64 KiB arena, 2 or 3 mappings, holds 2,730 secrets of up to 16 bytes), dispose what is no longer needed, ' +
+        'or raise the limit (sysctl vm.max_map_count)',
+    );
+    if (options.cause !== undefined) Object.defineProperty(this, 'cause', { value: options.cause, writable: true, configurable: true });
+    this.maxMapCount = options.maxMapCount;
+    this.mapCount = options.mapCount;
+    this.reserve = options.reserve;
+    this.requested = options.requested;
+  }
+}
+Object.defineProperty(MapCountError.prototype, 'name', { value: 'MapCountError', enumerable: false, configurable: true, writable: true });
 
 /** Options for {@link MemlockLimitError}. */
 export interface MemlockLimitErrorOptions {

@@ -6,8 +6,8 @@
  * it elsewhere throws ERR_MEMSEAL_UNSUPPORTED_PLATFORM.
  */
 export { constants, PAGE_SIZE } from './constants.js';
-export { MemlockLimitError, MemsealError, SyscallError, UnsupportedError, isErrno } from './errors.js';
-export type { MemlockLimitErrorOptions, MemsealErrorCode, SyscallErrorOptions, UnsupportedErrorOptions, UnsupportedReason } from './errors.js';
+export { MapCountError, MemlockLimitError, MemsealError, SyscallError, UnsupportedError, isErrno } from './errors.js';
+export type { MapCountErrorOptions, MemlockLimitErrorOptions, MemsealErrorCode, SyscallErrorOptions, UnsupportedErrorOptions, UnsupportedReason } from './errors.js';
 export type { FeatureName } from './features.js';
 export { FEATURE_SINCE } from './features.js';
 export { Mapping } from './mapping.js';
@@ -20,10 +20,19 @@ export { SEAL_NAMES } from './seals.js';
 export type { SealName } from './seals.js';
 export { cloneExecutable, cloneExecutableSync, ExecError, ExecRefusedError, spawnSealed, TmpfileExecutable } from './exec/index.js';
 export type { CloneExecutableOptions, Executable, ExecErrorCode, ExecRefusalReason, ExecRefusedErrorOptions, ExecSource, ExecSourceSync, SpawnSealedOptions } from './exec/index.js';
-export { MAX_SECRET_SIZE, SecretBuffer } from './secret.js';
-export type { SecretBacking, SecretBufferFromOptions, SecretBufferOptions, SecretBufferStats, SecretSealOptions, SecretUseOptions } from './secret.js';
-export { SECRET_POOL_CLASSES, SecretPool } from './pool.js';
-export type { SecretPoolClassStats, SecretPoolFromOptions, SecretPoolOptions, SecretPoolStats } from './pool.js';
+export { MAX_SECRET_SIZE, SECRET_POOL_CLASSES, SecretBuffer, SecretPool } from './secret/index.js';
+export type {
+  SecretBacking,
+  SecretBufferFromOptions,
+  SecretBufferOptions,
+  SecretBufferStats,
+  SecretPoolClassStats,
+  SecretPoolFromOptions,
+  SecretPoolOptions,
+  SecretPoolStats,
+  SecretSealOptions,
+  SecretUseOptions,
+} from './secret/index.js';
 export { MemfdListener, memfdSocketPair, receiveMemfd, sendMemfd, TransferError } from './transfer.js';
 export type { MemfdListenerOptions, ReceivedMemfd, ReceiveMemfdOptions, SendMemfdOptions, TransferErrorCode } from './transfer.js';
 export { runConformance } from './conformance/run.js';

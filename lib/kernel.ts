@@ -67,6 +67,12 @@ export function procStatusField(name: string): string | undefined {
   }
 }
 
+/** True when the effective capability set of this process holds capability number `bit` (capability.h). */
+export function hasCapability(bit: number): boolean {
+  const eff = procStatusField('CapEff');
+  return eff !== undefined && /^[0-9a-f]+$/i.test(eff) && (BigInt(`0x${eff}`) & (1n << BigInt(bit))) !== 0n;
+}
+
 /** The seccomp mode of this process: 0 none, 1 strict, 2 filter; undefined if unknown. */
 export function seccompMode(): number | undefined {
   const v = procStatusField('Seccomp');

@@ -15,6 +15,7 @@ import { binding, type RawRegion } from './binding.js';
 import { constants, PAGE_SIZE } from './constants.js';
 import { MemsealError, SyscallError } from './errors.js';
 import { explainUnavailable } from './features.js';
+import { explainMapCount, reserveMappings } from './mapcount.js';
 import { outOfRange, validateBoolean, validateInteger, validateOneOf, validateOptions } from './validate.js';
 
 /** What the memory may be used for: nothing, reading, or reading and writing. */
@@ -70,18 +71,21 @@ export function isOwnRegion(region: unknown): boolean {
   return typeof region === 'object' && region !== null && OURS.has(region as RawRegion);
 }
 
-/** Maps memory through the addon's Region (lib-internal). */
+/**
+ * Maps memory through the addon's Region (lib-internal).
+ * @throws MapCountError when the process would come too close to vm.max_map_count.
+ */
 export function mapRegion(spec: RegionSpec): RawRegion {
-  const region = new (binding().Region)(
-    spec.length,
-    protFor(spec.access),
-    spec.flags,
-    spec.fd,
-    spec.offset,
-    spec.guardPages ?? 0,
-    spec.pageSize ?? PAGE_SIZE,
-    spec.wipe ?? false,
-  );
+  const guardPages = spec.guardPages ?? 0;
+  // Its memory, and a guard page on each side.
+  const cost = guardPages > 0 ? 3 : 1;
+  reserveMappings(cost);
+  let region: RawRegion;
+  try {
+    region = new (binding().Region)(spec.length, protFor(spec.access), spec.flags, spec.fd, spec.offset, guardPages, spec.pageSize ?? PAGE_SIZE, spec.wipe ?? false);
+  } catch (err) {
+    throw explainMapCount(err, cost);
+  }
   OURS.add(region);
   return region;
 }

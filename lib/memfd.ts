@@ -182,6 +182,7 @@ export class Memfd {
   private constructor(token: symbol, fd: number, name: string, exec: ExecMode) {
     if (token !== TOKEN) throw new TypeError('Illegal constructor: use Memfd.create(), Memfd.from() or Memfd.fromFd()');
     this.#fd = fd;
+    binding().ownFd(fd); // closed with this thread, if not before
     this.#name = name;
     this.#exec = exec;
     finalizer.register(this, fd, this);

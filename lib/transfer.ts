@@ -190,6 +190,7 @@ export async function sendMemfd(target: string | number, memfd: Memfd, message?:
   }
   const fd = binding().unixSocket();
   try {
+    binding().ownFd(fd); // closed with this thread if it ends while sending
     for (;;) {
       try {
         binding().unixConnect(fd, validateString(target, 'target'));
@@ -324,6 +325,8 @@ export class MemfdListener {
     const fd = binding().unixSocket();
     try {
       binding().unixListen(fd, path, backlog);
+      // If this thread ends first, the socket is closed and its path removed then.
+      binding().ownFd(fd, path);
     } catch (err) {
       binding().close(fd);
       throw err;
@@ -361,6 +364,7 @@ export class MemfdListener {
       }
       if (conn >= 0) {
         try {
+          binding().ownFd(conn); // closed with this thread if it ends while receiving
           return await receiveOn(conn, o, deadline, aborted);
         } finally {
           binding().close(conn);

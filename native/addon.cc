@@ -6,6 +6,7 @@ namespace memseal {
 static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   InitErrors(env, exports);
+  InitLifetime(env, exports);
   InitConstants(env, exports);
   InitMemfd(env, exports);
   InitSeals(env, exports);

@@ -4,17 +4,23 @@
 
 #include <napi.h>
 
+#include <memory>
+
 namespace memseal {
+
+class EnvResources;
 
 // One per environment: the main thread and each worker thread get their own.
 struct AddonData {
-  Napi::FunctionReference syscall_error;  // lib/errors.ts SyscallError
-  Napi::FunctionReference region_class;   // native Region (region.cc)
+  Napi::FunctionReference syscall_error;    // lib/errors.ts SyscallError
+  Napi::FunctionReference region_class;     // native Region (region.cc)
+  std::shared_ptr<EnvResources> resources;  // what it holds (lifetime.h)
 };
 
 inline AddonData* GetAddonData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 
 void InitErrors(Napi::Env env, Napi::Object exports);
+void InitLifetime(Napi::Env env, Napi::Object exports);
 void InitConstants(Napi::Env env, Napi::Object exports);
 void InitMemfd(Napi::Env env, Napi::Object exports);
 void InitSeals(Napi::Env env, Napi::Object exports);

@@ -14,6 +14,7 @@
 #include "args.h"
 #include "compat.h"
 #include "errors.h"
+#include "lifetime.h"
 
 namespace memseal {
 
@@ -118,7 +119,9 @@ Napi::Value Fallocate(const Napi::CallbackInfo& info) {
 Napi::Value Close(const Napi::CallbackInfo& info) {
   static const char* usage = "close(fd: number)";
   ArgCount(info, 1, usage);
-  const int rc = CloseShim(ArgFd(info, 0, usage));
+  const int fd = ArgFd(info, 0, usage);
+  GetEnvResources(info.Env())->ForgetFd(fd);  // owned or not, it is closed now
+  const int rc = CloseShim(fd);
   if (rc < 0) throw SyscallError(info.Env(), rc, "close");
   return info.Env().Undefined();
 }

@@ -14,6 +14,7 @@
 // made, the vdso) runs with MEMSEAL_UNSAFE_RAW=1 in its environment, which
 // lifts the confinement for that process only. Nothing else sets it.
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -128,6 +129,25 @@ int PkeyAllocShim(unsigned int flags, unsigned int rights) {
 }
 
 int PkeyFreeShim(int pkey) { return syscall(SYS_pkey_free, pkey) < 0 ? -errno : 0; }
+
+// The lines of /proc/self/maps: the mappings this process has, which
+// vm.max_map_count limits.
+ssize_t CountMappingsShim(const char** syscall) {
+  *syscall = "open";
+  const int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  *syscall = "read";
+  char buf[16384];
+  ssize_t lines = 0, n;
+  while ((n = read(fd, buf, sizeof(buf))) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    for (ssize_t i = 0; i < n; i++) lines += buf[i] == '\n';
+  }
+  const int err = n < 0 ? errno : 0;
+  close(fd);
+  return err != 0 ? -err : lines;
+}
 
 // mmap(addr, length, prot, flags, fd, offset): bigint
 Napi::Value Mmap(const Napi::CallbackInfo& info) {
@@ -287,6 +307,15 @@ Napi::Value PkeyFree(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// countMappings(): the mappings this process has now (/proc/self/maps).
+Napi::Value CountMappings(const Napi::CallbackInfo& info) {
+  if (info.Length() != 0) Usage(info, "countMappings()");
+  const char* syscall;
+  const ssize_t n = CountMappingsShim(&syscall);
+  if (n < 0) throw SyscallError(info.Env(), static_cast<int>(n), syscall);
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
 // ownedRanges(regions): [start, end) of every range the raw mmap created
 // (or, with `regions` true, that Regions own), for the fuzzer's cleanup and
 // leak checks.
@@ -322,6 +351,7 @@ void InitMman(Napi::Env env, Napi::Object exports) {
   exports.Set("pkeyAlloc", Napi::Function::New(env, PkeyAlloc, "pkeyAlloc"));
   exports.Set("pkeyFree", Napi::Function::New(env, PkeyFree, "pkeyFree"));
   exports.Set("ownedRanges", Napi::Function::New(env, OwnedRanges, "ownedRanges"));
+  exports.Set("countMappings", Napi::Function::New(env, CountMappings, "countMappings"));
 }
 
 }  // namespace memseal

@@ -8,7 +8,14 @@
 // Lifetime: a small refcounted State is shared by the Region object and by
 // every live view. Whichever lets go last (explicit unmap aside) wipes the
 // memory if asked to and unmaps it, so GC never frees memory a view can still
-// reach, and nothing is unmapped twice.
+// reach, and nothing is unmapped twice. The environment that made a Region
+// holds it too (lifetime.h): when the environment is torn down, what is still
+// mapped is wiped and unmapped; at exit(3) it is wiped.
+//
+// Memory that holds secrets (`wipe`) is zeroed before it goes on every path,
+// at any protection: a region at PROT_NONE or PROT_READ is made writable
+// first. Only a sealed one cannot be (the kernel refuses), and it is never
+// unmapped either: its bytes stay until the process exits.
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -23,6 +30,7 @@
 #include "args.h"
 #include "compat.h"
 #include "errors.h"
+#include "lifetime.h"
 #include "ranges.h"
 
 namespace memseal {
@@ -41,7 +49,15 @@ struct State {
   bool dirty = false;  // written through a view or write(): worth wiping
   bool unmapped = false;
   bool sealed = false;
+  EnvResources* owner = nullptr;  // the environment that holds it, until released
+  int64_t mappings = 0;           // what it adds to the process's count of mappings, at most
 };
+
+// The mappings all Regions hold, process-wide: an upper bound (3 for memory
+// between guard pages, 1 otherwise), since the guard pages of neighbouring
+// Regions merge into one mapping. lib/ reads /proc/self/maps only when this
+// has grown enough to matter (vm.max_map_count).
+std::atomic<int64_t> region_mappings{0};
 
 void WipeShim(uintptr_t data, size_t length) {
   explicit_bzero(reinterpret_cast<void*>(data), length);
@@ -123,15 +139,67 @@ int MapShim(State* s, int prot, int flags, int fd, off_t offset, size_t guard) {
   return 0;
 }
 
+// Zeroes the bytes of a region that holds secrets before its memory goes,
+// making it writable first if it is not. A sealed region that is not
+// writable cannot be wiped (nor unmapped): 0 all the same. -errno when the
+// protection could not be raised.
+int WipeBeforeRelease(State* s) {
+  if (!s->wipe || !s->dirty) return 0;
+  if ((s->prot & PROT_WRITE) == 0) {
+    if (s->sealed) return 0;
+    const int rc = MprotectShim(s->data, s->mapped, PROT_READ | PROT_WRITE);
+    if (rc < 0) return rc;
+    s->prot = PROT_READ | PROT_WRITE;
+  }
+  WipeShim(s->data, s->length);
+  return 0;
+}
+
+void Disown(State* s) {
+  if (s->owner != nullptr) s->owner->RemoveRegion(s);
+  s->owner = nullptr;
+}
+
+// Wipes (secrets), then unmaps. 0, or -errno and the call that failed: the
+// memory stays mapped then, as memory released unwiped would reach the page
+// allocator with its bytes.
+int ReleaseMemory(State* s, const char** syscall) {
+  *syscall = "mprotect";
+  int rc = WipeBeforeRelease(s);
+  if (rc < 0) return rc;
+  *syscall = "munmap";
+  rc = MunmapShim(s->base, s->total);
+  if (rc < 0) return rc;
+  RemoveRange(s->base, s->total);
+  region_mappings.fetch_sub(s->mappings);
+  s->unmapped = true;
+  Disown(s);
+  return 0;
+}
+
 // Drops one reference; the last one releases the memory unless it is sealed
 // (the kernel would refuse) or already gone.
 void Release(State* s) {
   if (s->refs.fetch_sub(1) != 1) return;
-  if (!s->unmapped && !s->sealed) {
-    if (s->wipe && s->dirty && (s->prot & PROT_WRITE) != 0) WipeShim(s->data, s->length);
-    if (MunmapShim(s->base, s->total) == 0) RemoveRange(s->base, s->total);
-  }
+  const char* syscall;
+  if (!s->unmapped && !s->sealed) ReleaseMemory(s, &syscall);
+  Disown(s);
   delete s;
+}
+
+// The environment is going (kTeardown): release the memory, views or not,
+// as no JS will touch it again; the State itself goes with its last
+// reference. The process is going (kExit): wipe only.
+void EndRegion(void* region, Ending how) {
+  State* s = static_cast<State*>(region);
+  if (s->unmapped) return;
+  if (how == Ending::kTeardown) s->owner = nullptr;
+  const char* syscall;
+  if (how == Ending::kExit || s->sealed) {
+    WipeBeforeRelease(s);
+  } else {
+    ReleaseMemory(s, &syscall);
+  }
 }
 
 #ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
@@ -224,6 +292,10 @@ class Region : public Napi::ObjectWrap<Region> {
       throw SyscallError(info.Env(), rc, "mmap");
     }
     AddRange(state_->base, state_->total, RangeKind::kRegion);
+    state_->mappings = guard > 0 ? 3 : 1;
+    region_mappings.fetch_add(state_->mappings);
+    state_->owner = GetEnvResources(info.Env());
+    state_->owner->AddRegion(state_, EndRegion);
     info.This().As<Napi::Object>().TypeTag(&kRegionTag);
   }
 
@@ -497,18 +569,14 @@ class Region : public Napi::ObjectWrap<Region> {
   Napi::Value Read(const Napi::CallbackInfo& info) { return Copy(info, false); }
   Napi::Value Write(const Napi::CallbackInfo& info) { return Copy(info, true); }
 
-  // unmap(): detach views, wipe if asked, munmap. Idempotent. A sealed region
-  // gets the kernel's EPERM and stays mapped.
+  // unmap(): detach views, wipe if asked (at any protection), munmap.
+  // Idempotent. A sealed region gets the kernel's EPERM and stays mapped.
   Napi::Value Unmap(const Napi::CallbackInfo& info) {
     if (state_->unmapped) return info.Env().Undefined();
     DetachAll();
-    if (state_->wipe && state_->dirty && (state_->prot & PROT_WRITE) != 0) {
-      WipeShim(state_->data, state_->length);
-    }
-    const int rc = MunmapShim(state_->base, state_->total);
-    if (rc < 0) throw SyscallError(info.Env(), rc, "munmap");
-    RemoveRange(state_->base, state_->total);
-    state_->unmapped = true;
+    const char* syscall;
+    const int rc = ReleaseMemory(state_, &syscall);
+    if (rc < 0) throw SyscallError(info.Env(), rc, syscall);
     return info.Env().Undefined();
   }
 
@@ -517,12 +585,19 @@ class Region : public Napi::ObjectWrap<Region> {
   size_t prune_at_ = 64;
 };
 
+// regionMappings(): how many mappings the Regions of this process hold, at most.
+Napi::Value RegionMappings(const Napi::CallbackInfo& info) {
+  if (info.Length() != 0) Usage(info, "regionMappings()");
+  return Napi::Number::New(info.Env(), static_cast<double>(region_mappings.load()));
+}
+
 }  // namespace
 
 void InitRegion(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = Region::Define(env);
   GetAddonData(env)->region_class = Napi::Persistent(cls);
   exports.Set("Region", cls);
+  exports.Set("regionMappings", Napi::Function::New(env, RegionMappings, "regionMappings"));
 }
 
 }  // namespace memseal

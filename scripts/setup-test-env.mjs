@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { ensureKernelTools } from './kernel-tools.mjs';
 
 export const DPKG_LOCK = '/var/lib/dpkg/lock-frontend';
 const LOCK_TIMEOUT_S = 600;
@@ -95,13 +96,38 @@ const NEEDS = [
   { command: 'aarch64-linux-gnu-g++', pkg: 'g++-aarch64-linux-gnu' },
   { command: 'file', pkg: 'file' },
   { command: 'qemu-aarch64-static', pkg: 'qemu-user-static' },
+  // The kernel's KTAP parser (tools/testing/kunit/kunit.py) and kselftest
+  // runner, from linux-source-6.12 (scripts/kernel-tools.mjs): python3 and
+  // perl's prefix.pl.
+  { command: 'python3', pkg: 'python3' },
+  { command: 'perl', pkg: 'perl-base' },
 ];
+
+/** The kernel's test tools, downloaded and extracted into the cache when missing (apt-get download: root not needed). */
+function kernelTools() {
+  if (!existsSync('/usr/bin/apt-get')) {
+    console.warn('memseal: no apt-get: the tests that use the kernel\'s kselftest runner and kunit.py need linux-source-6.12 (node scripts/kernel-tools.mjs)');
+    return 0;
+  }
+  try {
+    console.log(`memseal: the kernel's kselftest runner and kunit.py: ${ensureKernelTools()}`);
+    return 0;
+  } catch (err) {
+    console.error(`memseal: ${err.message}`);
+    return 1;
+  }
+}
 
 function has(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
 function main() {
+  const status = installMissing();
+  return status !== 0 ? status : kernelTools();
+}
+
+function installMissing() {
   const missing = NEEDS.filter((n) => !has(n.command)).map((n) => n.pkg);
   if (missing.length === 0) return 0;
   if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {

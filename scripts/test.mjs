@@ -164,8 +164,9 @@ function sanitizerEnv() {
   };
 }
 
-// The files that load no addon in this process, or boot machines: once is enough.
-const ONCE = ['--exclude', 'test/vm*.test.ts', '--exclude', 'test/container*.test.ts', '--exclude', 'test/package.test.ts'];
+// The files that load no addon in this process, or boot machines, or pack
+// and run the kselftest collection: once is enough.
+const ONCE = ['--exclude', 'test/vm*.test.ts', '--exclude', 'test/container*.test.ts', '--exclude', 'test/package.test.ts', '--exclude', 'test/kselftest.test.ts'];
 const passTimes = [];
 // Every failure, named again at the end where a truncated log still shows it.
 const failures = [];

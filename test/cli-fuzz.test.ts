@@ -41,7 +41,7 @@ const VOCABULARY: Readonly<Record<string, readonly string[]>> = {
   conform: [
     '--json', '--tap', '--junit', join(scratch, 'out.xml'), '/nonexistent-dir/out.xml', scratch, '--filter', 'memfd.name',
     'zzz', 'mseal.munmap.eperm', 'memfd.name.too-long', '--filter=memfd.name', '--filter=zzz', '--list', '--strict', '-v',
-    '--verbose', '--json=1', '--junit=', '-hv',
+    '--verbose', '--json=1', '--junit=', '-hv', '--ktap', '--kcidb', 'lab_1', 'Lab-1', '--kcidb=x',
   ],
   probe: ['--json', '--json=false', 'x'],
   diff: [report, report2, garbage, '/nonexistent.json', scratch, '--json'],

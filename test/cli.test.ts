@@ -31,7 +31,7 @@ describe('help and version', () => {
     expect(r.stdout).toBe(`${pkg.version}\n`);
   });
 
-  it.each(['conform', 'probe', 'diff', 'exec', 'vm'])('%s -h and --help print usage on stdout and exit 0', (cmd) => {
+  it.each(['conform', 'probe', 'diff', 'exec', 'vm', 'kselftest'])('%s -h and --help print usage on stdout and exit 0', (cmd) => {
     for (const flag of ['-h', '--help']) {
       const r = memseal([cmd, flag]);
       expect(r.status, r.stderr).toBe(0);
@@ -53,9 +53,10 @@ describe("each subcommand's help lists the exit statuses it can return, and only
   const statuses = (help: string): number[] => [...(/^Exit status:\n([\s\S]*)$/m.exec(help)?.[1] ?? '').matchAll(/^ {2}(\d+) {2}/gm)].map((m) => Number(m[1]));
   it.each([
     ['probe', [0, 2, 3]],
-    ['conform', [0, 1, 2, 3]],
+    ['conform', [0, 1, 2, 3, 4]],
     ['diff', [0, 1, 2, 3]],
     ['vm', [0, 1, 2, 3]],
+    ['kselftest', [0, 2, 3]],
   ] as const)('%s: %j', (cmd, expected) => {
     const help = memseal([cmd, '--help']).stdout;
     expect(statuses(help)).toEqual(expected);
@@ -72,7 +73,7 @@ describe("each subcommand's help lists the exit statuses it can return, and only
   });
 
   it('memseal --help still gives the whole table', () => {
-    expect(statuses(memseal(['--help']).stdout)).toEqual([0, 1, 2, 3]);
+    expect(statuses(memseal(['--help']).stdout)).toEqual([0, 1, 2, 3, 4]);
   });
 });
 

@@ -15,7 +15,7 @@ import { gatherEnv } from '../lib/conformance/env.js';
 import { renderJson, renderJunit, renderTable, renderTap } from '../lib/conformance/report.js';
 import { matchesFilter } from '../lib/conformance/filter.js';
 import { reportFailed, runConformance } from '../lib/conformance/run.js';
-import { STATUSES, type Case, type ConformanceReport } from '../lib/conformance/types.js';
+import { FAMILIES, STATUSES, type Case, type ConformanceReport } from '../lib/conformance/types.js';
 import { caps, itIf } from './helpers/caps.js';
 import { stagedPackage } from './helpers/child.js';
 
@@ -39,6 +39,26 @@ function runCli(args: string[], options: { uid?: number; input?: string } = {}):
   const r = spawnSync(process.execPath, [staged?.cli ?? cli, ...args], { encoding: 'utf8', env, timeout: 60_000, ...ids });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+describe('children load only the modules of their cases', () => {
+  it('the modules FAMILY_MODULES names for each family hold exactly that family\'s cases of the catalog', () => {
+    const script = `
+      const { casesFor, FAMILY_MODULES } = require('./dist/conformance/catalog-modules.js');
+      const { CATALOG } = require('./dist/conformance/index.js');
+      const out = {};
+      for (const family of Object.keys(FAMILY_MODULES)) {
+        out[family] = { loaded: casesFor([family + '.x']).map((c) => c.id).sort(), catalog: CATALOG.filter((c) => c.family === family).map((c) => c.id).sort() };
+      }
+      process.stdout.write(JSON.stringify(out));`;
+    const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' });
+    const families = JSON.parse(r.stdout) as Record<string, { loaded: string[]; catalog: string[] }>;
+    expect(Object.keys(families).sort()).toEqual([...FAMILIES].sort());
+    for (const [family, { loaded, catalog }] of Object.entries(families)) {
+      expect(loaded, family).toEqual(catalog);
+      expect(loaded.length, family).toBeGreaterThan(0);
+    }
+  });
+});
 
 describe('statuses', () => {
   let report: ConformanceReport;
@@ -131,6 +151,7 @@ describe('statuses', () => {
       expect(j.kernel).toEqual({
         release: expect.any(String),
         version: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+        build: expect.stringMatching(/^#/),
         arch: expect.any(String),
         cmdline: expect.any(String),
         config: j.kernel.config === null ? null : expect.stringMatching(/^\/(proc|boot|usr|lib)\//),

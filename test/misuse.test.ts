@@ -181,7 +181,7 @@ describe('internal factories', () => {
 
   it('refuse memory memseal did not map', async () => {
     const { mappingOf } = await import('../lib/mapping.js');
-    const { secretInHome } = await import('../lib/secret.js');
+    const { secretInHome } = await import('../lib/secret/buffer.js');
     expectCode(() => mappingOf({} as never, 'fake'), 'ERR_MEMSEAL_NOT_OURS');
     const map = Mapping.anonymous(4096);
     cleanup.push(() => map.unmap());

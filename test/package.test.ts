@@ -100,6 +100,17 @@ describe('npm pack', () => {
     const out = execFileSync(join(consumer, 'node_modules', '.bin', 'memseal'), ['probe', '--json'], { encoding: 'utf8' });
     expect(JSON.parse(out).features.memfd_create.status).toBe('supported');
   });
+
+  it('packs the kselftest collection from the installed package, and the collection runs', () => {
+    const out = join(consumer, 'collection.tar.gz');
+    execFileSync(join(consumer, 'node_modules', '.bin', 'memseal'), ['kselftest', '--quiet', '--output', out], { encoding: 'utf8' });
+    const dir = join(consumer, 'collection');
+    mkdirSync(dir);
+    execFileSync('tar', ['-xzf', out, '-C', dir]);
+    const r = spawnSync(join(dir, 'memseal', 'conform'), ['--filter', 'memfd.name'], { cwd: '/', encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^KTAP version 1\n1\.\.1\n {2}KTAP version 1\n {2}# Subtest: memfd\n/);
+  }, 120_000);
 });
 
 describe('the package a user gets', () => {

@@ -243,6 +243,13 @@ describe('memseal vm --arch: usage errors, before any download', () => {
     expect(memseal(['vm', '--arch', 'arm64', '--kernel', 'debian:7', '--flavour', 'small']).stderr).toMatch(/--flavour is cloud, generic, 16k \(got "small"\)/);
   });
 
+  it('keeps --kselftest to guests of this machine: its guest is the local busybox and collection', () => {
+    const foreign = ARCHES[hostArch() === 'arm64' ? 'x86_64' : 'arm64'];
+    const r = memseal(['vm', '--arch', foreign.name, '--kselftest', join(work, 'no-collection.tar.gz'), '--kernel', 'debian:7']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`--kselftest boots guests of this machine's architecture only \\(its busybox and collection\\), not --arch ${foreign.name}`));
+  });
+
   it('refuses an image built for another architecture than --arch', () => {
     const image = join(work, 'arm64-Image');
     const b = Buffer.alloc(0x210);

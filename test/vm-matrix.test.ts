@@ -6,6 +6,11 @@
  * too), each required to give 0 fail and 0 error, as the host does. The
  * matrix of the host and both is printed, and every skip must name what the
  * machine lacks and every deviation a kernel source.
+ *
+ * The same kernels then boot the kselftest collection (`memseal kselftest`)
+ * on a guest of busybox alone (`memseal vm --kselftest`), where the kernel's
+ * run_kselftest.sh must report it as one passing test and every case must
+ * get the verdict the matrix run gave it.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import type { ConformanceReport } from '../lib/conformance/types.js';
 import { resolveKernel } from '../lib/vm/kernels.js';
+import { verdictOf } from '../lib/vm/kselftest-guest.js';
+import type { KselftestAnswer } from '../lib/cli/vm-kselftest.js';
+import { kernelTools, kernelToolsMissing } from './helpers/kernel-tools.js';
 import { VmError } from '../lib/vm/qemu.js';
 import { itIf } from './helpers/caps.js';
 import { vmToolsMissing } from './helpers/vm.js';
@@ -42,6 +50,8 @@ async function fetchable(): Promise<string> {
 
 const why = await fetchable();
 const itVm = itIf(why === '', why);
+const ksWhy = why || kernelToolsMissing();
+const itKs = itIf(ksWhy === '', ksWhy);
 
 const work = mkdtempSync(join(tmpdir(), 'memseal-vm-matrix-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -49,6 +59,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 type VmReport = ConformanceReport & { vm: { kernel: string; bootSeconds: number; runSeconds: number; accel: string } };
 let reports: VmReport[] = [];
 let stderr = '';
+let kselftest: KselftestAnswer[] = [];
+let ksStderr = '';
 
 describe('the kernel matrix: Debian 6.12 and 7.x', () => {
   beforeAll(() => {
@@ -64,7 +76,19 @@ describe('the kernel matrix: Debian 6.12 and 7.x', () => {
       console.log(`[timing] ${rep.kernel?.release ?? rep.vm?.kernel}: boot ${rep.vm?.bootSeconds} s + run ${rep.vm?.runSeconds} s under ${rep.vm?.accel}`);
       if (rep.summary) console.log(`[matrix] ${rep.kernel.release}: ${JSON.stringify(rep.summary)}`);
     }
-  }, TEST_MS);
+    if (ksWhy !== '') return;
+    // After the matrix, not beside it: four TCG guests on two cores would each take twice as long.
+    const tarball = join(work, 'memseal-kselftest.tar.gz');
+    const pack = spawnSync(process.execPath, [cli, 'kselftest', '--quiet', '--output', tarball], { encoding: 'utf8' });
+    if (pack.status !== 0) throw new Error(`memseal kselftest failed: ${pack.stderr}`);
+    const ks = [cli, 'vm', '--kselftest', tarball, '--runner', join(kernelTools!, 'tools', 'testing', 'selftests'), '--jobs', '2', '--append', 'hugepages=4', '--timeout', String(BOOT_LIMIT_S), '--json'];
+    for (const spec of SERIES) ks.push('--kernel', spec);
+    const k = spawnSync(process.execPath, ks, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: TEST_MS - 30_000, maxBuffer: 64 << 20 });
+    ksStderr = k.stderr;
+    const answers = JSON.parse(k.stdout) as KselftestAnswer | KselftestAnswer[];
+    kselftest = Array.isArray(answers) ? answers : [answers];
+    for (const a of kselftest) console.log(`[timing] kselftest guest ${String(a.vm?.kernel)}: boot ${String(a.vm?.bootSeconds)} s + run ${String(a.vm?.runSeconds)} s; ${JSON.stringify(a.summary)}`);
+  }, 2 * TEST_MS);
 
   itVm('each kernel gives a report: 0 fail and 0 error', () => {
     expect(reports.map((r) => r.kernel?.release ?? `no report: ${JSON.stringify((r as { error?: unknown }).error)}`)).toHaveLength(SERIES.length);
@@ -106,4 +130,26 @@ describe('the kernel matrix: Debian 6.12 and 7.x', () => {
     expect(r.stdout).toMatch(/^\[1\] .*\(host\)/m);
     for (const rep of reports) expect(r.stdout).toContain(rep.kernel.release);
   }, 300_000);
+});
+
+describe('the kselftest collection on the same kernels, in a guest of busybox alone', () => {
+  itKs("run_kselftest.sh -c memseal reports it as one passing test: 0 fail, 0 error", () => {
+    expect(kselftest.map((a) => a.kselftest?.results), ksStderr.slice(-2000)).toEqual(SERIES.map(() => ['ok 1 selftests: memseal: conform']));
+    for (const a of kselftest) {
+      expect(a.kselftest.passed).toBe(true);
+      expect(a.cases.filter((c) => c.verdict.startsWith('not ok'))).toEqual([]);
+      // The busybox userland and the collection only: no node or glibc outside it.
+      expect(a.kselftest.output).toMatch(/^# +# memseal conform: kernel \S+ \(x64\), node v/m);
+    }
+  });
+
+  itKs('every case has the verdict the matrix run gave it on the same kernel', () => {
+    expect(kselftest).toHaveLength(reports.length);
+    reports.forEach((r, i) => {
+      const got = new Map(kselftest[i]!.cases.map((c) => [c.id, c.verdict]));
+      const differ = r.cases.filter((c) => got.get(c.id) !== verdictOf(c.status)).map((c) => `${c.id}: ${c.status} in the matrix, ${got.get(c.id) ?? 'missing'} in the collection`);
+      expect(differ, r.kernel.release).toEqual([]);
+      expect(got.size).toBe(r.cases.length);
+    });
+  });
 });

@@ -16,7 +16,10 @@ export const EXIT = {
 } as const;
 
 /** What each status means for one subcommand; only the statuses it can return. */
-export type ExitMeanings = Readonly<Partial<Record<(typeof EXIT)[keyof typeof EXIT], string>>>;
+export type ExitMeanings = Readonly<Partial<Record<(typeof EXIT)[keyof typeof EXIT] | typeof KSFT_SKIP, string>>>;
+
+/** kselftest's KSFT_SKIP: `memseal conform --ktap` when every case was skipped. */
+export const KSFT_SKIP = 4;
 
 /** An "Exit status:" block: one row per status, the text wrapped at 76 columns under its first line. */
 export function exitStatusHelp(meanings: ExitMeanings): string {
@@ -49,10 +52,18 @@ export const PROBE_EXIT_HELP = exitStatusHelp({
 /** `memseal conform`. */
 export const CONFORM_EXIT_HELP = exitStatusHelp({
   [EXIT.ok]: 'no case failed or broke (deviations only fail under --strict); with --list, the cases were listed',
-  [EXIT.failed]: 'a case failed or broke, or deviated under --strict',
+  [EXIT.failed]: 'a case failed or broke, or deviated under --strict; with --ktap also a run that broke (one # ERROR line)',
   [EXIT.usage]:
-    'usage error, found before any case runs: an unknown option or a bad value, two output formats, a --filter entry that matches no case or a --filter without entries, a --junit FILE whose directory is missing or not writable',
+    'usage error, found before any case runs: an unknown option or a bad value, two output formats, a --filter entry that matches no case or a --filter without entries, a --junit FILE whose directory is missing or not writable, a --kcidb ORIGIN KCIDB would refuse',
   [EXIT.broken]: `${BROKEN} (or the --junit FILE)`,
+  [KSFT_SKIP]: "with --ktap: every case was skipped (kselftest's KSFT_SKIP)",
+});
+
+/** `memseal kselftest`. */
+export const KSELFTEST_EXIT_HELP = exitStatusHelp({
+  [EXIT.ok]: 'the collection was written',
+  [EXIT.usage]: 'usage error, before any work: an unknown option, an --output whose folder is missing or not writable, an existing --output without --force',
+  [EXIT.broken]: `${BROKEN} (nothing half-written is left)`,
 });
 
 /** `memseal diff`. */
@@ -66,8 +77,8 @@ export const DIFF_EXIT_HELP = exitStatusHelp({
 /** `memseal vm`. */
 export const VM_EXIT_HELP = exitStatusHelp({
   [EXIT.ok]: 'every kernel gave its report and no case failed (--fetch: every kernel was fetched)',
-  [EXIT.failed]: 'a kernel did not boot or gave no report, a case failed or broke, or (--fetch) a kernel could not be fetched',
-  [EXIT.usage]: 'usage error: an unknown option or a bad value, a kernel image or report that cannot be read, reports of two kinds in one matrix',
+  [EXIT.failed]: 'a kernel did not boot or gave no report, a case failed or broke, (--kselftest) the runner reported a test not ok, or (--fetch) a kernel could not be fetched',
+  [EXIT.usage]: 'usage error: an unknown option or a bad value, a kernel image or report that cannot be read, reports of two kinds in one matrix, a --kselftest FILE that is not a collection',
   [EXIT.broken]: BROKEN,
 });
 
@@ -81,6 +92,7 @@ export const EXIT_CODES_HELP = `Exit status:
      input file that cannot be read, an output file whose directory is
      missing or not writable
   3  the run broke: an unexpected error, or the output could not be written
+  4  conform --ktap: every case was skipped (kselftest's KSFT_SKIP)
   memseal exec exits as the program did; 126 when it cannot run, 127 when
   it is not found. Each COMMAND --help lists the statuses it can return.
 `;

@@ -6,6 +6,7 @@ import { CONFORM_HELP, runConform } from './conform.js';
 import { EXEC_HELP, runExec } from './exec.js';
 import { DIFF_HELP, runDiff } from './diff.js';
 import { EXIT, EXIT_CODES_HELP, UsageError } from './exit.js';
+import { KSELFTEST_HELP, runKselftest } from './kselftest.js';
 import { PROBE_HELP, runProbe } from './probe.js';
 import { runVm, VM_HELP } from './vm.js';
 
@@ -14,12 +15,13 @@ type Command = (argv: string[]) => number | Promise<number>;
 const COMMANDS: Readonly<Record<string, { run: Command; summary: string; help: string }>> = {
   conform: {
     run: runConform,
-    summary: 'conform [--json | --junit FILE | --tap] [--filter PATTERN] [--list] [--strict] [--verbose]\n                                 check this kernel against its documented behaviour',
+    summary: 'conform [--json | --junit FILE | --tap | --ktap | --kcidb ORIGIN] [--filter PATTERN] [--list] [--strict] [--verbose]\n                                 check this kernel against its documented behaviour',
     help: CONFORM_HELP,
   },
   probe: { run: runProbe, summary: 'probe [--json]                 what this kernel/container supports', help: PROBE_HELP },
   exec: { run: runExec, summary: 'exec PATH [-- ARGS...]         run a program from a sealed memfd copy (see exec --help)', help: EXEC_HELP },
   vm: { run: runVm, summary: 'vm --kernel IMAGE|debian:SERIES [--json]\n                                 the report from a VM on each kernel; several: a matrix (vm --help)', help: VM_HELP },
+  kselftest: { run: runKselftest, summary: 'kselftest [--output FILE] [--force]\n                                 a kselftest collection (.tar.gz) that runs the suite with no node on the target', help: KSELFTEST_HELP },
   diff: { run: runDiff, summary: 'diff A.json B.json [--json]    the cases whose status or outcome differ between two reports', help: DIFF_HELP },
 };
 

@@ -16,11 +16,15 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { failureJson, hasFailures, readReport, readReportFile, type Report } from '../reports.js';
 import { accelFromEnv, type AccelChoice } from '../vm/accel.js';
-import { archOf, FLAVOURS, VM_ARCHES, type ArchDescription } from '../vm/arch.js';
+import { archOf, FLAVOURS, isHostArch, VM_ARCHES, type ArchDescription } from '../vm/arch.js';
 import { isKernelSpec, parseKernelSpec, resolveKernel, type Flavour } from '../vm/kernels.js';
+import { nodeCommand } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
 import { kernelCommandLine, VmError } from '../vm/qemu.js';
-import { DEFAULT_GUEST_COMMAND, KVM_TIMEOUT_SECONDS, runInVm, runPool, vmMeta } from '../vm/run.js';
+import { DEFAULT_GUEST_COMMAND, guestCpus, KVM_TIMEOUT_SECONDS, runInVm, runPool, vmMeta } from '../vm/run.js';
+import { buildKselftestImage } from '../vm/kselftest-guest.js';
+import type { Initramfs } from '../vm/initramfs.js';
+import { DEFAULT_RUNNER_ARGS, kselftestAnswer } from './vm-kselftest.js';
 import { createProgress } from './progress.js';
 import { VM_EXIT_HELP } from './exit.js';
 import { painter } from '../format.js';
@@ -30,7 +34,7 @@ import { renderProbe } from './probe.js';
 import type { ProbeReport } from '../probe.js';
 
 export const VM_USAGE =
-  'vm --kernel IMAGE|debian:SERIES [--kernel ...] [--arch x86_64|arm64] [--flavour cloud|generic|16k] [--node PATH] [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S] [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--fetch] [--json] [--quiet] [-- MEMSEAL-ARGS]';
+  'vm --kernel IMAGE|debian:SERIES [--kernel ...] [--arch x86_64|arm64] [--flavour cloud|generic|16k] [--node PATH] [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S] [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--kselftest FILE [--runner DIR]] [--fetch] [--json] [--quiet] [-- MEMSEAL-ARGS]';
 
 export const VM_HELP = `Usage: memseal ${VM_USAGE}
 
@@ -72,6 +76,15 @@ a hang) is a column of errors with the reason below the table.
   --accel A        auto (default; $MEMSEAL_VM_ACCEL), kvm or tcg
   --host           add a column for this machine
   --report FILE    add a column from a saved report (memseal ... --json)
+  --kselftest FILE boot a guest of busybox and the kselftest collection FILE
+                   (memseal kselftest) unpacked in /opt/kselftests/default-in-kernel instead,
+                   with no node and no glibc, and run the kernel's
+                   run_kselftest.sh there (default -c memseal; other runner
+                   arguments after --); prints the runner's output, or with
+                   --json its result and each case's KTAP verdict (guests of
+                   this machine's architecture only)
+  --runner DIR     where run_kselftest.sh and kselftest/ are when FILE lacks
+                   them: a kselftest install or a kernel's tools/testing/selftests
   --fetch          only fetch the kernels: print each image's path, boot none
   --json           print the report (several: an array) with a "vm" object;
                    a kernel without a report: {"error": {"code", "message"}}
@@ -132,7 +145,8 @@ function column(title: string, stdout: string, exitCode: number, vm: Record<stri
 
 function hostColumn(command: readonly string[]): Column {
   const cli = join(findPackageRoot(), 'dist', 'cli', 'main.js');
-  const r = spawnSync(process.execPath, [cli, ...command], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const node = nodeCommand([cli, ...command]);
+  const r = spawnSync(node.file, node.args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.error) throw r.error;
   if (r.stderr) process.stderr.write(r.stderr);
   return column('host', r.stdout, r.status ?? 1, undefined);
@@ -140,6 +154,8 @@ function hostColumn(command: readonly string[]): Column {
 
 interface Plan {
   command: readonly string[];
+  /** --kselftest: the busybox-only image to boot, and the runner's arguments in `command`. */
+  image: Initramfs | undefined;
   kernels: string[];
   appends: string[];
   configs: (string | undefined)[];
@@ -168,7 +184,7 @@ function isFile(path: string): boolean {
 /** The plan from the command line; a UsageError (or a bad-argument VmError) when it makes no sense. */
 function parsePlan(argv: string[]): Plan | 'help' {
   const cut = argv.indexOf('--');
-  const command = cut === -1 ? DEFAULT_GUEST_COMMAND : argv.slice(cut + 1);
+  const command0 = cut === -1 ? undefined : argv.slice(cut + 1);
   const { values } = parseArgs({
     args: cut === -1 ? argv : argv.slice(0, cut),
     options: {
@@ -185,6 +201,8 @@ function parsePlan(argv: string[]): Plan | 'help' {
       accel: { type: 'string' },
       host: { type: 'boolean', default: false },
       report: { type: 'string', multiple: true, default: [] },
+      kselftest: { type: 'string' },
+      runner: { type: 'string' },
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -192,6 +210,13 @@ function parsePlan(argv: string[]): Plan | 'help' {
     strict: true,
   });
   if (values.help) return 'help';
+  const command = command0 ?? (values.kselftest !== undefined ? DEFAULT_RUNNER_ARGS : DEFAULT_GUEST_COMMAND);
+  if (!(VM_ARCHES as readonly string[]).includes(values.arch)) throw new UsageError(`--arch is ${VM_ARCHES.join(' or ')} (got ${JSON.stringify(values.arch)})`);
+  const arch = archOf(values.arch);
+  // The kselftest guest is this machine's busybox and a collection built here.
+  if (values.kselftest !== undefined && !isHostArch(arch)) throw new UsageError(`--kselftest boots guests of this machine's architecture only (its busybox and collection), not --arch ${arch.name}`);
+  const image = values.kselftest === undefined ? undefined : kselftestImage(values.kselftest, values.runner, values);
+  if (values.kselftest === undefined && values.runner !== undefined) throw new UsageError('--runner goes with --kselftest FILE');
   if (values.kernel.length + values.report.length === 0 && !values.host) throw new UsageError('name a kernel image with --kernel');
   if (command.length === 0) throw new UsageError("nothing to run after '--'");
   const accel = values.accel ?? accelFromEnv();
@@ -200,8 +225,6 @@ function parsePlan(argv: string[]): Plan | 'help' {
   const configs = perKernel<string | undefined>('config', values.kernel, values.config, undefined);
   const flavours = perKernel('flavour', values.kernel, values.flavour, 'cloud') as Flavour[];
   for (const f of values.flavour) if (!(FLAVOURS as readonly string[]).includes(f)) throw new UsageError(`--flavour is ${FLAVOURS.join(', ')} (got ${JSON.stringify(f)})`);
-  if (!(VM_ARCHES as readonly string[]).includes(values.arch)) throw new UsageError(`--arch is ${VM_ARCHES.join(' or ')} (got ${JSON.stringify(values.arch)})`);
-  const arch = archOf(values.arch);
   // A malformed debian: spec (or a flavour the architecture lacks) is a usage error, found before any download.
   values.kernel.forEach((k, i) => {
     if (isKernelSpec(k)) parseKernelSpec(k, flavours[i], arch.name);
@@ -227,6 +250,7 @@ function parsePlan(argv: string[]): Plan | 'help' {
   }
   return {
     command,
+    image,
     kernels: values.kernel,
     appends,
     configs,
@@ -243,6 +267,18 @@ function parsePlan(argv: string[]): Plan | 'help' {
     json: values.json,
     quiet: values.quiet,
   };
+}
+
+/** --kselftest: the image, built before any boot; a file that is not a collection is a usage error. */
+function kselftestImage(file: string, runner: string | undefined, values: { host: boolean; report: string[]; fetch: boolean }): Initramfs | undefined {
+  if (values.host || values.report.length > 0) throw new UsageError('--kselftest boots kernels only: no --host or --report columns');
+  if (!isFile(file)) throw new UsageError(`--kselftest ${file}: no such file (memseal kselftest writes one)`);
+  if (values.fetch) return undefined;
+  try {
+    return buildKselftestImage({ tarball: file, runner });
+  } catch (err) {
+    throw new UsageError(`--kselftest ${file}: ${(err as Error).message}`);
+  }
 }
 
 /** A kernel's column title: the kernel as given, its architecture when not x86-64, and its boot arguments. */
@@ -274,12 +310,18 @@ async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean 
         config: plan.configs[i],
         append,
         memoryMiB: plan.memory,
+        cpus: guestCpus(Math.min(plan.jobs, plan.kernels.length), availableParallelism()),
         timeoutSeconds: plan.timeout,
         accel: plan.accel,
         commands: [plan.command],
+        image: plan.image,
         progress: board?.of(i),
       });
       const out = run.outputs[0]!;
+      if (plan.image !== undefined) {
+        const answer = kselftestAnswer(plan.command, out, vmMeta(run));
+        return { title: titles[i]!, report: undefined, raw: answer as unknown as Record<string, unknown>, stdout: out.stdout, exitCode: answer.kselftest.passed ? 0 : 1 };
+      }
       if (out.stderr.trim() !== '') (board?.log ?? ((t: string): void => void process.stderr.write(t)))(`memseal vm: ${titles[i]}: the guest's stderr:\n${out.stderr}`);
       return column(titles[i]!, out.stdout, out.exitCode, vmMeta(run));
     } catch (err) {

@@ -17,6 +17,8 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { binding } from '../binding.js';
 import { SyscallError } from '../errors.js';
+import { nodeCommand } from '../node-self.js';
+import { casesFor } from './catalog-modules.js';
 import { Context, childScript } from './context.js';
 import type { Case, ConformanceEnv } from './types.js';
 
@@ -50,11 +52,13 @@ export function failedSyscall(err: unknown): { syscall: string; code: string } |
   return err instanceof SyscallError ? { syscall: err.syscall, code: err.code } : undefined;
 }
 
-/** The catalog plus the cases of extra modules (CommonJS or ES modules exporting `cases`). */
-export async function loadCases(modules: readonly string[]): Promise<Map<string, Case>> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { CATALOG } = require('./index.js') as { CATALOG: readonly Case[] };
-  const all = [...CATALOG];
+/**
+ * The cases a job names: from the catalog modules of their families only
+ * (lib/conformance/catalog-modules.ts), plus the cases of extra modules
+ * (CommonJS or ES modules exporting `cases`).
+ */
+export async function loadCases(modules: readonly string[], ids: readonly string[]): Promise<Map<string, Case>> {
+  const all = casesFor(ids);
   for (const m of modules) all.push(...((await import(pathToFileURL(m).href)) as { cases: readonly Case[] }).cases);
   return new Map(all.map((c) => [c.id, c]));
 }
@@ -71,7 +75,7 @@ function noCoreFiles(): void {
 
 async function runJob(job: ChildJob): Promise<void> {
   noCoreFiles();
-  const cases = await loadCases(job.modules);
+  const cases = await loadCases(job.modules, job.ids);
   for (const id of job.ids) {
     report({ t: 'start', id });
     const started = performance.now();
@@ -98,7 +102,8 @@ async function runInNewPidns(raw: string): Promise<number> {
     for (const id of job.ids) report({ t: 'error', id, message: `unshare(CLONE_NEWPID): ${describe(err)}`, failedSyscall: failedSyscall(err), ms: 0 });
     return 0;
   }
-  const child = spawn(process.execPath, [childScript(), 'run', raw], { stdio: ['ignore', 'inherit', 'inherit', REPORT_FD] });
+  const node = nodeCommand([childScript(), 'run', raw]);
+  const child = spawn(node.file, node.args, { stdio: ['ignore', 'inherit', 'inherit', REPORT_FD] });
   return new Promise((resolve) => {
     child.on('error', (err) => {
       process.stderr.write(`memseal conform: cannot start the pid-namespace child: ${err.message}\n`);

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { binding } from '../binding.js';
+import { nodeCommand } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
 import { PAGE_SIZE } from '../constants.js';
 import type { CaseContext, ConformanceEnv, StepHandle, StepOptions } from './types.js';
@@ -37,7 +38,8 @@ export async function startStep(name: string, args: unknown, options: StepOption
     pidnsUsed = true;
   }
   const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid };
-  const child = spawn(process.execPath, [childScript(), 'step', name, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'], ...ids });
+  const node = nodeCommand([childScript(), 'step', name, JSON.stringify(args)]);
+  const child = spawn(node.file, node.args, { stdio: ['pipe', 'pipe', 'pipe'], ...ids });
   const queue: unknown[] = [];
   const waiters: ((m: unknown) => void)[] = [];
   let stderr = '';

@@ -12,6 +12,7 @@ import { SyscallError } from '../errors.js';
 import { kernelConfig, kernelRelease, kernelVersion, memfdNoexecSysctl, procStatusField, readSmallFile } from '../kernel.js';
 import { DIRECT_MAP_OPTIONS } from '../direct-map.js';
 import { probe } from '../probe.js';
+import { nodeFiles } from '../node-self.js';
 import { childScript } from './context.js';
 import type { ConformanceEnv } from './types.js';
 
@@ -224,7 +225,7 @@ export function gatherEnv(): ConformanceEnv {
     yamaPtraceScope: yama === undefined ? null : Number(yama),
     sysmapSealed: vdsoSealed(),
     closedToOthers: closedToOthers([
-      { path: process.execPath, need: 0o005 },
+      ...nodeFiles().map((path) => ({ path, need: 0o005 })),
       { path: childScript(), need: 0o004 },
     ]),
     pageSize: PAGE_SIZE,

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { childNodeEnv, nodeCommand } from '../node-self.js';
 import { childScript } from './context.js';
 import type { ChildJob, ChildMessage } from './child.js';
 import type { Case, ConformanceEnv } from './types.js';
@@ -77,11 +78,12 @@ function attempt(cases: readonly Case[], mode: 'run' | 'pidns', env: Conformance
   const scale = timeScale();
   const timeouts = new Map(cases.map((c) => [c.id, (c.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000 * scale]));
   installExitHook();
-  const child = spawn(process.execPath, [childScript(), mode, JSON.stringify(job)], {
+  const node = nodeCommand([childScript(), mode, JSON.stringify(job)]);
+  const child = spawn(node.file, node.args, {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     detached: true,
     // Cases aim raw calls at holes and system mappings: throwaway processes only.
-    env: { ...process.env, MEMSEAL_UNSAFE_RAW: '1' },
+    env: { ...process.env, ...childNodeEnv(), MEMSEAL_UNSAFE_RAW: '1' },
   });
   live.add(child);
   const result: Attempt = { outcomes: new Map(), running: null, exit: '', stderr: '', timedOut: false };

@@ -3,6 +3,7 @@
  * through fork, exec and reopening /proc/self/fd.
  */
 import { openSync, constants as fsConstants } from 'node:fs';
+import { nodeCommand } from '../node-self.js';
 import { attempt, byArch, errno, errnoName, fdLink, hex, kv, mapFd, memfd, modeOf, SRC } from './helpers.js';
 import type { Case, Expectation } from './types.js';
 
@@ -275,7 +276,8 @@ export const cases: readonly Case[] = [
       const { b, c, pc } = ctx;
       const look = (fd: number): string => {
         const script = `process.exit(require('fs').readlinkSync('/proc/self/fd/${fd}').startsWith('/memfd:conform-inherit') ? 0 : 3)`;
-        const r = b.forkExecveat(pc.AT_FDCWD!, process.execPath, [process.execPath, '-e', script], [], 0, 10);
+        const node = nodeCommand(['-e', script]);
+        const r = b.forkExecveat(pc.AT_FDCWD!, node.file, [node.file, ...node.args], [], 0, 10);
         if (r.execErrno !== 0) return `exec-${errnoName(r.execErrno)}`;
         return r.exitCode === 0 ? 'open' : r.exitCode === 1 ? 'closed' : `exit ${r.exitCode ?? r.signal}`;
       };

@@ -12,6 +12,7 @@
  * MEMSEAL_UNSAFE_RAW=1): sealed mappings stay until the process exits.
  */
 import { readFileSync } from 'node:fs';
+import { nodeBinary } from '../node-self.js';
 import { anon, errno, hex, kv, mapsIn, SRC, vmaCount } from './helpers.js';
 import { ANON, at, msealCase, RW, seal, since } from './mseal.js';
 import type { Case, CaseContext, Source } from './types.js';
@@ -326,7 +327,7 @@ export const cases: readonly Case[] = [
     expect: since('3.2', 'before=EFAULT mprotect=ok write=ok back=ok after=EFAULT'),
     run: (ctx) => {
       const { b, c } = ctx;
-      const exe = process.execPath;
+      const exe = nodeBinary();
       const line = readFileSync('/proc/self/maps', 'utf8')
         .split('\n')
         .find((l) => / r--p /.test(l) && l.endsWith(exe));

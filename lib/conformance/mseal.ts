@@ -9,6 +9,7 @@
  * they made and at the program's own mappings.
  */
 import { closeSync, openSync, readFileSync, constants as fsConstants } from 'node:fs';
+import { nodeBinary } from '../node-self.js';
 import { anon, attempt, errno, errnoName, hex, kv, mapFd, memfd, pagePerms, SRC, vmaCount, vmFlags } from './helpers.js';
 import type { Case, CaseContext, Deviation, Expectation, Source } from './types.js';
 
@@ -566,7 +567,7 @@ export const cases: readonly Case[] = [
     source: [SRC.sealElf('test_seal_elf')],
     expect: since('6.10', 'seal=ok mprotect=EPERM'),
     run: (ctx) => {
-      const exe = process.execPath;
+      const exe = nodeBinary();
       const line = readFileSync('/proc/self/maps', 'utf8')
         .split('\n')
         .find((l) => / r--p /.test(l) && l.endsWith(exe));

@@ -5,7 +5,7 @@
  * namespace), and judges what it observed.
  */
 import { OPTION_KEYS } from '../options.js';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, version as unameVersion } from 'node:os';
 import { Context } from './context.js';
 import { failedSyscall } from './child.js';
 import { accepted, DENIAL_ERRNOS, judge, policyDenies, rangeText, selectExpectation, unmetRequirement } from './expect.js';
@@ -208,7 +208,7 @@ export async function runConformance(options?: RunOptions): Promise<ConformanceR
   const ordered = planned.map((p) => results.get(p.case.id)!).sort((a, b) => familyOrder(a) - familyOrder(b));
   return {
     schema: 'memseal-conformance/1',
-    kernel: { release: env.kernel.release, version: env.kernel.version.join('.'), arch: env.kernel.arch, cmdline: env.cmdline, config: env.config.source },
+    kernel: { release: env.kernel.release, version: env.kernel.version.join('.'), build: unameVersion(), arch: env.kernel.arch, cmdline: env.cmdline, config: env.config.source },
     node: env.node,
     uid: env.uid,
     facts: { thp: env.thp, procMem: env.procMem, powerStates: env.powerStates },

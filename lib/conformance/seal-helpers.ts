@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
+import { nodeCommand } from '../node-self.js';
 import { addSeals, attempt, errno, inPages, kv, mapFd, sealsNoExec, SRC } from './helpers.js';
 import type { CaseContext, Deviation, Expectation, Source } from './types.js';
 
@@ -74,7 +75,8 @@ export interface Holder {
 /** Starts a Node process that keeps `fd` (as its fd 3) until released. */
 export async function holdInAnotherProcess(fd: number): Promise<Holder> {
   const script = "process.stdout.write(require('fs').readlinkSync('/proc/self/fd/3').startsWith('/memfd:') ? 'held\\n' : 'other\\n');process.stdin.resume();process.stdin.on('end',()=>process.exit(0))";
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'ignore', fd] });
+  const node = nodeCommand(['-e', script]);
+  const child = spawn(node.file, node.args, { stdio: ['pipe', 'pipe', 'ignore', fd] });
   const exited = new Promise<number | string>((resolve) => child.on('close', (code) => resolve(code ?? 'signal')));
   const held = await new Promise<boolean>((resolve) => {
     child.stdout!.once('data', (d: Buffer) => resolve(d.toString().startsWith('held')));

@@ -277,8 +277,8 @@ export interface CaseResult {
 /** The whole report (`memseal conform --json`). */
 export interface ConformanceReport {
   schema: 'memseal-conformance/1';
-  /** `version` is the upstream version ranges were judged by (Debian's 6.1 names its patch level only in `uname -v`); `config` where its configuration was read, or null. */
-  kernel: { release: string; version: string; arch: string; cmdline: string; config: string | null };
+  /** `version` is the upstream version ranges were judged by (Debian's 6.1 names its patch level only in `uname -v`); `build` the kernel's version string (`uname -v`); `config` where its configuration was read, or null. */
+  kernel: { release: string; version: string; build?: string; arch: string; cmdline: string; config: string | null };
   node: string;
   uid: number;
   /** Machine facts that decide expectations and requirements besides the version. */

@@ -49,6 +49,7 @@ export async function cloneExecutable(source: ExecSource, options?: CloneExecuta
       throw fsError(err);
     }
     owned = true;
+    binding().ownFd(srcFd); // closed with this thread if it ends during the copy
   } else if (src.kind === 'fd') {
     srcFd = src.fd;
   }
@@ -70,7 +71,7 @@ export async function cloneExecutable(source: ExecSource, options?: CloneExecuta
       throw err;
     }
   } finally {
-    if (owned && srcFd !== undefined) fs.closeSync(srcFd);
+    if (owned && srcFd !== undefined) binding().close(srcFd);
   }
 }
 
@@ -95,6 +96,7 @@ export function cloneExecutableSync(source: ExecSourceSync, options?: CloneExecu
       throw fsError(err);
     }
     owned = true;
+    binding().ownFd(srcFd); // closed with this thread if it is terminated during the copy
   } else if (src.kind === 'fd') {
     srcFd = src.fd;
   }
@@ -115,6 +117,6 @@ export function cloneExecutableSync(source: ExecSourceSync, options?: CloneExecu
       throw err;
     }
   } finally {
-    if (owned && srcFd !== undefined) fs.closeSync(srcFd);
+    if (owned && srcFd !== undefined) binding().close(srcFd);
   }
 }

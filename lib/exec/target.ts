@@ -66,6 +66,7 @@ function createTmpfile(dirs: readonly string[], refusal: ExecRefusedError): Targ
     }
     let problem: string;
     try {
+      binding().ownFd(fd); // closed with this thread if it ends during an async clone
       if (!binding().fstatvfs(fd).noexec) return { kind: 'tmpfile', fd, dir, refusal };
       problem = 'mounted noexec';
     } catch (err) {

@@ -52,6 +52,7 @@ export class TmpfileExecutable {
     this.#name = name;
     this.#dir = dir;
     this.#refusal = refusal;
+    binding().ownFd(fd); // closed with this thread, if not before
     tmpfileFinalizer.register(this, fd, this);
   }
 

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
 import { addonFile } from '../binding.js';
+import { nodeBinary } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
 import { ARCHES, hostArch, type VmArch } from './arch.js';
 import { cacheSubdir } from './cache.js';
@@ -50,7 +51,15 @@ export const ARGS_MARK = '@memseal';
  * line with the exit status, size and SHA-256, so the host can tell a
  * complete answer from one garbled by a kernel message. Then it powers off.
  */
-export const INIT_SCRIPT = `#!/bin/busybox sh
+export const INIT_SCRIPT = initScript(`${GUEST.node} ${GUEST.cli} "$@"`);
+
+/**
+ * The init script with `command` as what runs for each guest command line
+ * (its words in "$@"): memseal itself in the normal image, the kernel's
+ * kselftest runner in the busybox-only one (lib/vm/kselftest-guest.ts).
+ */
+export function initScript(command: string): string {
+  return `#!/bin/busybox sh
 /bin/busybox mkdir -p /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 /bin/busybox --install -s /bin
@@ -91,7 +100,7 @@ frame() {
 run() {
   n=$((n + 1))
   echo "===MEMSEAL-RUN $n==="
-  ${GUEST.node} ${GUEST.cli} "$@" > /tmp/out.$n 2> /tmp/err.$n
+  ${command} > /tmp/out.$n 2> /tmp/err.$n
   rc=$?
   frame $n stdout $rc /tmp/out.$n
   frame $n stderr $rc /tmp/err.$n
@@ -112,6 +121,7 @@ IFS=' '
 echo "===MEMSEAL-DONE==="
 poweroff -f
 `;
+}
 
 const ETC_PASSWD = 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
 const ETC_GROUP = 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n';
@@ -174,7 +184,7 @@ export function findBusybox(): string {
 
 /** Default inputs: this node, busybox from $PATH, this package. */
 export function defaultInputs(): InitramfsInputs {
-  return { node: process.execPath, busybox: findBusybox(), packageRoot: findPackageRoot() };
+  return { node: nodeBinary(), busybox: findBusybox(), packageRoot: findPackageRoot() };
 }
 
 function walk(dir: string, keep: (rel: string) => boolean, base = dir): string[] {
@@ -235,14 +245,10 @@ export function guestAddons(root: string, arch: VmArch): string[] {
   return [shipped];
 }
 
-/** Every entry of the image, in a stable order. */
-export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
-  const root = inputs.packageRoot;
-  const cli = join(root, 'dist', 'cli', 'main.js');
-  if (!existsSync(cli)) throw new Error(`the compiled TypeScript is missing (${cli}): build the package first (npm run build)`);
-  const addons = guestAddons(root, inputs.foreign?.arch ?? hostArch() ?? 'x86_64');
-  const entries: CpioEntry[] = [
-    { type: 'data', path: '/init', mode: 0o755, data: Buffer.from(INIT_SCRIPT) },
+/** What every guest image has: init, /etc, the mount points, the console, busybox. */
+export function guestSkeleton(init: string, busybox: string): CpioEntry[] {
+  return [
+    { type: 'data', path: '/init', mode: 0o755, data: Buffer.from(init) },
     { type: 'data', path: '/etc/passwd', mode: 0o644, data: Buffer.from(ETC_PASSWD) },
     { type: 'data', path: '/etc/group', mode: 0o644, data: Buffer.from(ETC_GROUP) },
     { type: 'data', path: '/etc/hosts', mode: 0o644, data: Buffer.from(ETC_HOSTS) },
@@ -254,7 +260,18 @@ export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
     { type: 'dir', path: '/tmp', mode: 0o1777 },
     { type: 'dir', path: '/root', mode: 0o700 },
     { type: 'dir', path: '/run' },
-    { type: 'file', path: GUEST.busybox, mode: 0o755, source: inputs.busybox },
+    { type: 'file', path: GUEST.busybox, mode: 0o755, source: busybox },
+  ];
+}
+
+/** Every entry of the image, in a stable order. */
+export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
+  const root = inputs.packageRoot;
+  const cli = join(root, 'dist', 'cli', 'main.js');
+  if (!existsSync(cli)) throw new Error(`the compiled TypeScript is missing (${cli}): build the package first (npm run build)`);
+  const addons = guestAddons(root, inputs.foreign?.arch ?? hostArch() ?? 'x86_64');
+  const entries: CpioEntry[] = [
+    ...guestSkeleton(INIT_SCRIPT, inputs.busybox),
     { type: 'file', path: GUEST.node, mode: 0o755, source: inputs.node },
   ];
   if (inputs.foreign !== undefined) entries.push(...inputs.foreign.libraries);
@@ -272,7 +289,8 @@ export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
   return withParents(entries);
 }
 
-function hashFile(h: ReturnType<typeof createHash>, path: string): void {
+/** Feeds a file's content to a hash. */
+export function hashFile(h: ReturnType<typeof createHash>, path: string): void {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
@@ -314,7 +332,7 @@ function prune(dir: string): void {
 }
 
 function nodeVersionOf(node: string): string {
-  if (node === process.execPath) return process.version;
+  if (node === nodeBinary()) return process.version;
   return execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 }
 

@@ -53,6 +53,8 @@ export interface BootOptions {
   memoryMiB?: number;
   timeoutSeconds?: number;
   accel: Accel;
+  /** Virtual CPUs (default 1). */
+  cpus?: number;
   /** memseal argv lists to run in the guest, in order. */
   commands: readonly (readonly string[])[];
   /** Console events, with the seconds since qemu started. */
@@ -86,7 +88,7 @@ function qemuArgs(o: BootOptions, arch: ArchDescription, cmdline: string): strin
     ...arch.qemu.machine[o.accel],
     ...accel,
     '-m', String(o.memoryMiB ?? 1024),
-    '-smp', '1',
+    '-smp', String(o.cpus ?? 1),
     '-nodefaults', '-no-user-config', '-no-reboot',
     '-display', 'none',
     '-serial', 'stdio',

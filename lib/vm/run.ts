@@ -39,11 +39,15 @@ export interface VmRunOptions {
   /** Extra kernel arguments, e.g. "secretmem.enable=1". */
   append?: string;
   memoryMiB?: number;
+  /** Virtual CPUs (default 1; `memseal vm` gives each guest its share of this machine's CPUs: guestCpus()). */
+  cpus?: number;
   timeoutSeconds?: number;
   accel?: AccelChoice;
   /** memseal argv lists to run in the guest, one boot for all (default: DEFAULT_GUEST_COMMAND). */
   commands?: readonly (readonly string[])[];
   inputs?: InitramfsInputs;
+  /** A prebuilt image to boot instead of the memseal one (`memseal vm --kselftest`: lib/vm/kselftest-guest.ts). */
+  image?: Initramfs;
   cacheDir?: string;
   /** Progress, one line at a time (the CLI prints it on stderr). */
   progress?: (line: string) => void;
@@ -67,6 +71,7 @@ export interface VmRun {
   accel: Accel;
   accelReason: string;
   memoryMiB: number;
+  cpus: number;
   initramfs: Initramfs;
   bootSeconds: number;
   runSeconds: number;
@@ -86,6 +91,7 @@ export function vmMeta(r: VmRun): Record<string, unknown> {
     accel: r.accel,
     accelReason: r.accelReason,
     memoryMiB: r.memoryMiB,
+    cpus: r.cpus,
     bootSeconds: Number(r.bootSeconds.toFixed(2)),
     runSeconds: Number(r.runSeconds.toFixed(2)),
     initramfs: r.initramfs.hash.slice(0, 16),
@@ -153,7 +159,7 @@ export async function runInVm(o: VmRunOptions): Promise<VmRun> {
     config ??= configBeside(o.kernel);
   }
   const commands = o.commands ?? [DEFAULT_GUEST_COMMAND];
-  const initramfs = buildInitramfs(o.inputs ?? (await inputsFor(arch, o)), { cacheDir: o.cacheDir, progress: say });
+  const initramfs = o.image ?? buildInitramfs(o.inputs ?? (await inputsFor(arch, o)), { cacheDir: o.cacheDir, progress: say });
   const initrd = initrdWithConfig(initramfs, config, { cacheDir: o.cacheDir });
   const accel = await chooseAccel(o.accel ?? 'auto', { kernel: image, initrd, arch, cacheDir: o.cacheDir, progress: say });
   const memoryMiB = o.memoryMiB ?? 1024;
@@ -161,7 +167,7 @@ export async function runInVm(o: VmRunOptions): Promise<VmRun> {
   const tcg = accel.accel === 'tcg';
   const name = pkg ?? basename(image);
   const scale = isHostArch(arch) ? TCG_TIME_SCALE : FOREIGN_TCG_TIME_SCALE;
-  say(`booting ${name}${append ? ` with ${append}` : ''} under ${accel.accel.toUpperCase()} (${accel.reason}), ${memoryMiB} MiB`);
+  say(`booting ${name}${append ? ` with ${append}` : ''} under ${accel.accel.toUpperCase()} (${accel.reason}), ${memoryMiB} MiB, ${o.cpus ?? 1} CPU${(o.cpus ?? 1) > 1 ? 's' : ''}`);
   const result = await boot({
     arch,
     kernel: image,
@@ -170,6 +176,7 @@ export async function runInVm(o: VmRunOptions): Promise<VmRun> {
     memoryMiB,
     timeoutSeconds: o.timeoutSeconds ?? (tcg ? TCG_TIMEOUT_SECONDS : KVM_TIMEOUT_SECONDS),
     accel: accel.accel,
+    cpus: o.cpus,
     commands,
     onEvent: (e, s) => {
       const t = `${s.toFixed(1)} s`;
@@ -192,12 +199,23 @@ export async function runInVm(o: VmRunOptions): Promise<VmRun> {
     accel: accel.accel,
     accelReason: accel.reason,
     memoryMiB,
+    cpus: o.cpus ?? 1,
     initramfs,
     bootSeconds: result.bootSeconds,
     runSeconds: result.runSeconds,
     totalSeconds: result.totalSeconds,
     outputs: result.outputs,
   };
+}
+
+/**
+ * The virtual CPUs for each of `concurrent` guests booted at once: this
+ * machine's CPUs shared out, at least 1, at most 4. Under TCG a guest with
+ * two CPUs runs the suite's child processes side by side (QEMU runs each
+ * vCPU in its own thread); two guests on two cores get one each.
+ */
+export function guestCpus(concurrent: number, hostCpus: number): number {
+  return Math.min(4, Math.max(1, Math.floor(hostCpus / Math.max(1, concurrent))));
 }
 
 /**

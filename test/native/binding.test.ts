@@ -87,6 +87,18 @@ describe('raw binding: hostile arguments never crash', () => {
     ['poke', (x) => raw.poke(x as bigint, Buffer.alloc(16))],
     ['memfdSecret', (x) => raw.memfdSecret(x as number)],
     ['getrlimit', (x) => raw.getrlimit(x as number)],
+    ['ownFd fd', (x) => raw.ownFd(x as number)],
+    [
+      'ownFd path',
+      (x) => {
+        const fd = raw.memfdCreate('owned', constants.MFD_CLOEXEC);
+        try {
+          raw.ownFd(fd, x as string);
+        } finally {
+          raw.close(fd); // forgotten again: nothing is removed when this thread ends
+        }
+      },
+    ],
     ['Region length', (x) => new raw.Region(x as number, 3, 0x22, -1, 0, 0, 4096, false)],
     ['Region prot', (x) => new raw.Region(4096, x as number, 0x22, -1, 0, 0, 4096, false)],
     ['Region pageSize', (x) => new raw.Region(4096, 3, 0x22, -1, 0, 0, x as number, false)],
@@ -107,6 +119,42 @@ describe('raw binding: hostile arguments never crash', () => {
     expect(() => (raw.memfdCreate as (...a: unknown[]) => number)('x')).toThrow(/^Usage: memfdCreate/);
     expect(() => (raw.mseal as (...a: unknown[]) => void)(0n, 4096)).toThrow(TypeError);
     expect(() => (raw.close as (...a: unknown[]) => void)()).toThrow(TypeError);
+    expect(() => (raw.countMappings as (...a: unknown[]) => number)(1)).toThrow(/^Usage: countMappings/);
+    expect(() => (raw.regionMappings as (...a: unknown[]) => number)(1)).toThrow(/^Usage: regionMappings/);
+    expect(() => (raw.ownFd as (...a: unknown[]) => void)()).toThrow(/^Usage: ownFd/);
+    expect(() => raw.ownFd(0, '')).toThrow(/^Usage: ownFd/);
+    expect(() => raw.ownFd(0, 'a\0b')).toThrow(/^Usage: ownFd/);
+    expect(() => raw.ownFd(2 ** 30)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'fcntl' }));
+  });
+});
+
+describe('raw binding: counting mappings', () => {
+  it('countMappings() counts the lines of /proc/self/maps', () => {
+    const lines = (): number => readFileSync('/proc/self/maps', 'utf8').trim().split('\n').length;
+    const before = lines();
+    const n = raw.countMappings();
+    expect(Math.abs(n - before)).toBeLessThanOrEqual(2);
+  });
+
+  it('regionMappings() counts 3 for a Region between guard pages, 1 without, until it is unmapped', () => {
+    const page = constants.PAGE_SIZE;
+    const rw = constants.PROT_READ | constants.PROT_WRITE;
+    const anon = constants.MAP_PRIVATE | constants.MAP_ANONYMOUS;
+    const start = raw.regionMappings();
+    const guarded = new raw.Region(page, rw, anon, -1, 0, 1, page, false);
+    expect(raw.regionMappings()).toBe(start + 3);
+    const plain = new raw.Region(page, rw, anon, -1, 0, 0, page, false);
+    expect(raw.regionMappings()).toBe(start + 4);
+    guarded.unmap();
+    plain.unmap();
+    expect(raw.regionMappings()).toBe(start);
+  });
+
+  it('ownFd() takes a descriptor close() forgets', () => {
+    const fd = raw.memfdCreate('owned', constants.MFD_CLOEXEC);
+    raw.ownFd(fd);
+    raw.close(fd);
+    expect(() => raw.fstat(fd)).toThrow(expect.objectContaining({ code: 'EBADF' }));
   });
 });
 

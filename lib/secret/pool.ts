@@ -5,48 +5,30 @@
  * 8 MiB by default, allows 2048 of them) and a memfd_secret call (about
  * 30 us, mostly the kernel removing the page from its direct map). A pool
  * maps arenas (64 KiB by default, between PROT_NONE guard pages) once and
- * hands out slots from them: 16, 32, 64, 128, 256, 512, 1024 or 2048 bytes,
- * the smallest that fits; larger requests get a SecretBuffer of their own.
- *
- * Arena layout, for slot size S: [canary][slot 0][canary][slot 1]...[canary],
- * 8-byte canaries from one random value per pool. Freeing a slot checks the
- * canaries on both sides (a mismatch throws ERR_MEMSEAL_CANARY: something
- * wrote past a secret's end or before its start; the slot is wiped and
- * never reused) and wipes the slot. The canaries catch overruns by bugs;
- * they are not secret from code that can read the pool's memory anyway.
+ * hands out slots from them (./arena.ts): 16, 32, 64, 128, 256, 512, 1024 or
+ * 2048 bytes, the smallest that fits; larger requests get a SecretBuffer of
+ * their own. The canaries around each slot catch overruns by bugs; they are
+ * not secret from code that can read the pool's memory anyway.
  *
  * Protection is per arena: protect(), use() and seal() on a pooled secret
  * act on its whole arena, so every secret in that arena shares them, and a
  * new secret has its arena's access. Keep secrets that need different
  * protection in different pools.
  */
-import { OPTION_KEYS } from './options.js';
+import { OPTION_KEYS } from '../options.js';
 import { randomBytes } from 'node:crypto';
-import { type RawRegion } from './binding.js';
-import { constants, PAGE_SIZE } from './constants.js';
-import { MemsealError } from './errors.js';
-import { type Access } from './mapping.js';
-import {
-  accessOf,
-  mapSecretRegion,
-  MAX_SECRET_SIZE,
-  protectRegion,
-  sealRegion,
-  RegionGate,
-  SecretBuffer,
-  secretInHome,
-  sourceBytes,
-  type SecretBacking,
-  type SecretHome,
-  type Ticket,
-} from './secret.js';
-import { validateInteger, validateOneOf, validateOptions } from './validate.js';
+import { PAGE_SIZE } from '../constants.js';
+import { MemsealError } from '../errors.js';
+import { validateInteger, validateOneOf, validateOptions } from '../validate.js';
+import { Arena, CANARY, type PoolCore } from './arena.js';
+import { accessOf } from './home.js';
+import { type SecretBacking } from './memory.js';
+import { MAX_SECRET_SIZE, sourceBytes } from './options.js';
+import { SecretBuffer, secretInHome } from './buffer.js';
 
 /** The slot sizes, in bytes. Larger secrets get a SecretBuffer of their own. */
 export const SECRET_POOL_CLASSES: readonly number[] = Object.freeze([16, 32, 64, 128, 256, 512, 1024, 2048]);
 
-const CANARY = 8;
-const RW = constants.PROT_READ | constants.PROT_WRITE;
 const DEFAULT_ARENA = 64 * 1024;
 
 /** Options for {@link SecretPool}. */
@@ -93,159 +75,6 @@ export interface SecretPoolStats {
   sealedArenas: number;
   sealedBytes: number;
   classes: SecretPoolClassStats[];
-}
-
-/** The shared state of a pool, which arenas (and so live secrets) reach. */
-interface PoolCore {
-  readonly fallback: 'error' | 'mlock';
-  readonly backing: SecretBacking;
-  readonly arenaSize: number;
-  readonly canary: Buffer;
-  readonly classes: SizeClass[];
-  destroyed: boolean;
-}
-
-interface SizeClass {
-  readonly slotSize: number;
-  readonly arenas: Arena[];
-  /** Arenas with free slots that take new secrets; the last one is used first. */
-  readonly open: Arena[];
-}
-
-function canaryError(slotSize: number, index: number, before: boolean, after: boolean): MemsealError {
-  const where = [before ? 'before its start' : '', after ? 'past its end' : ''].filter(Boolean).join(' and ');
-  return new MemsealError(
-    'ERR_MEMSEAL_CANARY',
-    `A pooled secret's canary was overwritten (slot ${index} of a ${slotSize}-byte arena): something wrote ${where}. The slot was wiped and retired`,
-  );
-}
-
-/** One mapping of equal slots. */
-class Arena implements SecretHome {
-  readonly pooled = true;
-  readonly region: RawRegion;
-  readonly backing: SecretBacking;
-  readonly slots: number;
-  readonly #stride: number;
-  readonly #free: Int32Array;
-  #freeTop = 0;
-  inUse = 0;
-  retiredSlots = 0;
-  #unmapped = false;
-  readonly #gate: RegionGate;
-
-  constructor(
-    readonly core: PoolCore,
-    readonly cls: SizeClass,
-  ) {
-    const mapped = mapSecretRegion(core.arenaSize, core.fallback, core.backing);
-    this.region = mapped.region;
-    this.backing = mapped.backing;
-    this.#gate = new RegionGate(this.region, () => this.dead);
-    this.#stride = cls.slotSize + CANARY;
-    this.slots = Math.floor((core.arenaSize - CANARY) / this.#stride);
-    this.#free = new Int32Array(this.slots);
-    for (let i = this.slots - 1; i >= 0; i--) this.#free[this.#freeTop++] = i;
-    // Every canary at once: one copy into the fresh (zeroed) memory.
-    const image = Buffer.alloc(this.slots * this.#stride + CANARY);
-    for (let i = 0; i <= this.slots; i++) core.canary.copy(image, i * this.#stride);
-    this.region.write(0, image, 0, image.length);
-  }
-
-  get dead(): boolean {
-    return this.#unmapped || this.core.destroyed;
-  }
-
-  get full(): boolean {
-    return this.#freeTop === 0;
-  }
-
-  /** Takes a free slot; returns its data offset. */
-  take(): number {
-    const index = this.#free[--this.#freeTop]!;
-    this.inUse++;
-    return CANARY + index * this.#stride;
-  }
-
-  protect(access: Access): void {
-    protectRegion(this.region, access);
-  }
-
-  open(access: 'r' | 'rw'): () => void {
-    return this.#gate.open(access);
-  }
-
-  withAccess<T>(access: 'r' | 'rw', fn: () => T): T {
-    return this.#gate.withAccess(access, fn);
-  }
-
-  seal(access: 'r' | 'rw'): void {
-    if (!sealRegion(this.region, access)) return;
-    // A read-only sealed arena cannot wipe a freed slot for reuse.
-    if (access !== 'rw') this.#leaveOpen();
-  }
-
-  #leaveOpen(): void {
-    const at = this.cls.open.indexOf(this);
-    if (at >= 0) this.cls.open.splice(at, 1);
-  }
-
-  release(ticket: Ticket, finalizing: boolean): void {
-    if (this.dead) return;
-    if (ticket.view !== undefined) this.region.detach(ticket.view);
-    const slotSize = this.cls.slotSize;
-    const index = (ticket.offset - CANARY) / this.#stride;
-    const sealedReadOnly = this.region.sealed && accessOf(this.region.prot) !== 'rw';
-    let bad: number;
-    if (this.region.prot === RW) bad = this.region.wipeSlot(ticket.offset, slotSize, this.core.canary);
-    else if (!sealedReadOnly) bad = this.withAccess('rw', () => this.region.wipeSlot(ticket.offset, slotSize, this.core.canary));
-    else bad = this.#checkOnly(ticket.offset);
-    this.inUse--;
-    if (bad !== 0) {
-      this.retiredSlots++;
-      const err = canaryError(slotSize, index, (bad & 1) !== 0, (bad & 2) !== 0);
-      if (finalizing) process.emitWarning(err.message, 'MemsealWarning');
-      else throw err;
-      return;
-    }
-    if (sealedReadOnly) return;
-    const wasFull = this.#freeTop === 0;
-    this.#free[this.#freeTop++] = index;
-    if (wasFull) {
-      this.cls.open.push(this);
-      // Room here now: an arena that sat empty can go.
-      for (const other of [...this.cls.open]) if (other !== this && other.#droppable()) other.unmap();
-    }
-    if (this.#droppable() && this.cls.open.length > 1) this.unmap();
-  }
-
-  /** Empty, and nothing keeps it: no retired slot, not sealed. */
-  #droppable(): boolean {
-    return this.inUse === 0 && this.retiredSlots === 0 && !this.region.sealed;
-  }
-
-  /** The canary check alone, for a read-only sealed arena that cannot be wiped. */
-  #checkOnly(offset: number): number {
-    const canary = this.core.canary;
-    const before = this.region.compare(offset - CANARY, canary, 0, CANARY);
-    const after = this.region.compare(offset + this.cls.slotSize, canary, 0, CANARY);
-    return (before ? 0 : 1) | (after ? 0 : 2);
-  }
-
-  /** Unmaps an arena no secret uses (or every arena, when the pool is destroyed). */
-  unmap(): void {
-    if (this.#unmapped) return;
-    this.#leaveOpen();
-    const all = this.cls.arenas;
-    all.splice(all.indexOf(this), 1);
-    if (this.region.sealed) {
-      this.region.detach();
-      this.region.wipe();
-    } else {
-      this.region.unmap();
-    }
-    this.#unmapped = true;
-  }
 }
 
 /**
