@@ -89,7 +89,7 @@ describe('memseal kselftest: the tarball', () => {
     const config = readFileSync(join(dir, 'memseal', 'config'), 'utf8');
     for (const option of ['CONFIG_SECRETMEM=y', 'CONFIG_MEMFD_CREATE=y', 'CONFIG_HUGETLBFS=y', 'CONFIG_PID_NS=y']) expect(config).toContain(option);
     expect(readdirSync(join(dir, 'memseal', 'runtime', 'lib'))).toEqual(expect.arrayContaining([expect.stringMatching(/^ld-linux.*\.so/), 'libc.so.6']));
-    expect(existsSync(join(dir, 'memseal', 'package', 'build', 'Release', 'memseal.node'))).toBe(true);
+    expect(existsSync(join(dir, 'memseal', 'package', 'prebuilds', `linux-${process.arch}`, 'memseal.node'))).toBe(true);
     // Every directory and file is open to every user (cases run steps as uid 65534).
     expect(listing.split('\n').filter((l) => l !== '' && !/^(d|-)r[w-][x-]r-[x-]r-[x-] root\/root /.test(l))).toEqual([]);
     const mb = statSync(tarball).size / 1e6;

@@ -10,11 +10,12 @@
  *   memseal/MANIFEST          sha256sum(1) lines of every file below
  *   memseal/runtime/node      this node binary, unchanged
  *   memseal/runtime/lib/      the shared libraries it and the addon link, and the dynamic loader
- *   memseal/package/          package.json, dist/, the addon, the runtime dependencies
+ *   memseal/package/          package.json, dist/, the addon (prebuilds/linux-<arch>/), the runtime dependencies
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
+import { addonFile } from '../binding.js';
 import { nodeBinary } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
 import { configFragment, launcherScript, LIST_LINE, settingsFile, unameMachine } from './collection-launcher.js';
@@ -25,7 +26,7 @@ import type { TarEntry } from './tar.js';
 export interface CollectionInputs {
   /** The node binary to carry (default: the one running this process). */
   node: string;
-  /** The memseal package root: package.json, dist/, build/Release/memseal.node, node_modules/. */
+  /** The memseal package root: package.json, dist/, prebuilds/linux-<arch>/memseal.node, node_modules/. */
   packageRoot: string;
   /** Node.js's name of the architecture (default: this process's). */
   arch: string;
@@ -61,7 +62,9 @@ const exec = (source: string): number => (statSync(source).mode & 0o111 ? 0o755 
 /** The archive's entries, directories first where needed; throws when an input is missing. */
 export function collectionEntries(inputs: CollectionInputs): TarEntry[] {
   const root = inputs.packageRoot;
-  const addon = join(root, 'build', 'Release', 'memseal.node');
+  // The addon where lib/binding.ts loads it: the one the package ships for the architecture.
+  const shipped = addonFile(inputs.arch);
+  const addon = join(root, shipped);
   const entry = join(root, 'dist', 'cli', 'kselftest-entry.js');
   for (const need of [inputs.node, addon, entry]) statSync(need);
   const libs = [...new Set([...sharedLibraries(inputs.node), ...sharedLibraries(addon)])].sort();
@@ -72,7 +75,7 @@ export function collectionEntries(inputs: CollectionInputs): TarEntry[] {
     ['runtime/node', inputs.node, 0o755],
     ...libs.map((l): [string, string, number] => [`runtime/lib/${basename(l)}`, l, 0o755]),
     ['package/package.json', join(root, 'package.json'), 0o644],
-    ['package/build/Release/memseal.node', addon, 0o755],
+    [`package/${shipped}`, addon, 0o755],
   ];
   const dist = join(root, 'dist');
   for (const p of files(dist, (rel) => !/\.(map|d\.ts)$/.test(rel))) payload.push([`package/dist/${relative(dist, p)}`, p, 0o644]);
