@@ -28,6 +28,7 @@
             'native/procs.cc',
             'native/splice.cc',
             'native/fdpass.cc',
+            'native/xattr.cc',
           ],
           'dependencies': [
             "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",

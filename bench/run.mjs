@@ -23,6 +23,12 @@ const args = process.argv.slice(2);
 const filter = args.includes('--filter') ? args[args.indexOf('--filter') + 1] : '';
 const jsonOut = args.includes('--json') ? resolve(args[args.indexOf('--json') + 1]) : join(here, 'results', 'latest.json');
 
+// Under qemu's user-mode emulation (npm test's arm64 passes set MEMSEAL_EMULATOR) a timing measures the emulator.
+if (process.env.MEMSEAL_EMULATOR) {
+  console.log(`bench: nothing to report under ${process.env.MEMSEAL_EMULATOR}: emulated timings mean nothing`);
+  process.exit(0);
+}
+
 const files = readdirSync(here).filter((f) => f.endsWith('.bench.mjs') && f.includes(filter)).sort();
 const suites = [];
 for (const file of files) {

@@ -181,6 +181,11 @@ export interface RawBinding {
   sendFds(fd: number, data: ArrayBufferView, fds: number[]): number;
   recvFds(fd: number, buffer: ArrayBufferView, maxFds: number): { bytes: number; fds: number[]; flags: number };
   pollFdAsync(fd: number, events: number, timeoutMs: number): Promise<number>;
+  // native/xattr.cc: extended attributes of an open file (the conformance suite sets POSIX ACLs).
+  readonly xattrConstants: { readonly XATTR_CREATE: number; readonly XATTR_REPLACE: number };
+  fsetxattr(fd: number, name: string, value: ArrayBufferView, flags: number): void;
+  /** The value's length, copied into `buffer`; an empty buffer asks only for the length. */
+  fgetxattr(fd: number, name: string, buffer: ArrayBufferView): number;
 }
 
 /** The architectures the package ships an addon for (process.arch names). */

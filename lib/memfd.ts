@@ -27,8 +27,10 @@ import {
 
 /**
  * Which exec flag memfd_create gets (Linux 6.3+):
- * - `'noexec-seal'`: MFD_NOEXEC_SEAL. Mode 0666 and the `exec` seal: the
- *   file can never be made executable. The kernel then allows sealing even
+ * - `'noexec-seal'`: MFD_NOEXEC_SEAL. Mode 0666 and the `exec` seal: chmod
+ *   can never make the file executable (an access ACL can, on kernels without
+ *   "mm/shmem: honour F_SEAL_EXEC when an ACL is set", such as 6.18.44 and
+ *   7.3.4; 6.12.118 has it). The kernel then allows sealing even
  *   without MFD_ALLOW_SEALING (see {@link MemfdCreateOptions.allowSealing}).
  * - `'exec'`: MFD_EXEC. Mode 0777; refused (EACCES) where vm.memfd_noexec is 2.
  * - `'kernel-default'`: neither flag; the kernel and vm.memfd_noexec decide

@@ -18,6 +18,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   InitProcs(env, exports);
   InitSplice(env, exports);
   InitFdpass(env, exports);
+  InitXattr(env, exports);
   return exports;
 }
 

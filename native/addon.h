@@ -32,6 +32,7 @@ void InitCopy(Napi::Env env, Napi::Object exports);
 void InitProcs(Napi::Env env, Napi::Object exports);
 void InitSplice(Napi::Env env, Napi::Object exports);
 void InitFdpass(Napi::Env env, Napi::Object exports);
+void InitXattr(Napi::Env env, Napi::Object exports);
 
 }  // namespace memseal
 

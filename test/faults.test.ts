@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Mapping, Memfd, SyscallError } from '../lib/index.js';
 import { lastJson, root } from './helpers/child.js';
+import { unlessEmulated } from './helpers/emulation.js';
 
 describe('faults', () => {
   it('RLIMIT_NOFILE exhausted: typed EMFILE everywhere, and recovery once descriptors are released', () => {
@@ -38,7 +39,7 @@ describe('faults', () => {
     }
   });
 
-  it('a huge sparse memfd maps, and its buffer is refused past the largest Buffer (4 GiB on Node 20, 2^53-1 from 22)', () => {
+  unlessEmulated('sharedMmapReserve')('a huge sparse memfd maps, and its buffer is refused past the largest Buffer (4 GiB on Node 20, 2^53-1 from 22)', () => {
     using m = Memfd.create('sparse');
     m.truncate(2 ** 36);
     const map = m.map();

@@ -142,7 +142,7 @@ describe('unmap', () => {
 });
 
 describe('seal (mseal)', () => {
-  itIf(caps.mseal, 'needs mseal (Linux 6.10+)')('refuses protect and unmap with EPERM and a hint', () => {
+  itIf(caps.mseal, 'needs mseal (Linux 6.10+)', 'mseal')('refuses protect and unmap with EPERM and a hint', () => {
     const map = Mapping.anonymous(4096);
     map.buffer.write('sealed');
     map.seal();

@@ -93,7 +93,7 @@ describe('use() with an async callback', () => {
     expect(s.access).toBe('none');
   });
 
-  itIf(caps.secretmem, 'memfd_secret')('overlapping uses of one pool arena are counted too', async () => {
+  itIf(caps.secretmem, 'memfd_secret', 'memfd_secret')('overlapping uses of one pool arena are counted too', async () => {
     const pool = new SecretPool();
     cleanup.push(() => pool.destroy());
     const a = pool.from('aaaa');

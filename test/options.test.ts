@@ -84,7 +84,7 @@ describe('with every option name polluted on Object.prototype', () => {
     map.buffer[0] = 1;
   });
 
-  itIf(caps.secretmem, 'memfd_secret')('SecretBuffer.alloc and from stay secretmem with access rw, and do not wipe the source', () => {
+  itIf(caps.secretmem, 'memfd_secret', 'memfd_secret')('SecretBuffer.alloc and from stay secretmem with access rw, and do not wipe the source', () => {
     const s = keep(SecretBuffer.alloc(16));
     expect(s.backing).toBe('secretmem');
     expect(s.access).toBe('rw');
@@ -96,7 +96,7 @@ describe('with every option name polluted on Object.prototype', () => {
     expect(t.access).toBe('rw');
   });
 
-  itIf(caps.secretmem, 'memfd_secret')('a SecretPool keeps secretmem and its arena size', () => {
+  itIf(caps.secretmem, 'memfd_secret', 'memfd_secret')('a SecretPool keeps secretmem and its arena size', () => {
     const pool = keep(new SecretPool());
     const s = pool.from('abc');
     expect(s.backing).toBe('secretmem');

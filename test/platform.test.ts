@@ -20,7 +20,10 @@ function loadAfter(prelude: string, env: Record<string, string> = {}): { name?: 
     out.mapped = require('fs').readFileSync('/proc/' + process.pid + '/maps', 'latin1').split('\\n').some((l) => l.endsWith('/memseal.node'));
     console.log(JSON.stringify(out));
   `;
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  // The addon the loader picks, not the one a test pass names.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  if (env.MEMSEAL_ADDON_PATH === undefined) delete childEnv.MEMSEAL_ADDON_PATH;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: childEnv });
   expect(r.stderr).toBe('');
   return JSON.parse(r.stdout.trim());
 }

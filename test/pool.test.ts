@@ -25,7 +25,7 @@ function scribble(address: bigint, bytes: Buffer): void {
 }
 
 describe('SecretPool', () => {
-  itIf(caps.secretmem, 'memfd_secret is unavailable on this machine')('packs many small secrets into one arena of secret memory', () => {
+  itIf(caps.secretmem, 'memfd_secret is unavailable on this machine', 'memfd_secret')('packs many small secrets into one arena of secret memory', () => {
     const pool = newPool();
     const secrets = Array.from({ length: 500 }, (_, i) => pool.from(Buffer.alloc(32, i & 0xff)));
     const s = pool.stats();
@@ -168,7 +168,7 @@ describe('SecretPool', () => {
     expect(() => newPool({ backing: 'mlock' }).from('x', { wipeSource: true })).toThrow(/strings cannot be wiped/);
   });
 
-  itIf(tools.root && tools.setpriv && caps.secretmem, 'needs root (to drop to uid 65534) and memfd_secret')(
+  itIf(tools.root && tools.setpriv && caps.secretmem, 'needs root (to drop to uid 65534) and memfd_secret', 'memfd_secret')(
     'fits at least 200,000 32-byte secrets under an 8 MiB RLIMIT_MEMLOCK as an unprivileged user (child process)',
     () => {
       const r = runFixture('secret-memlock.cjs', { args: ['pool'], unprivilegedMemlock: 8 * 1024 * 1024 });

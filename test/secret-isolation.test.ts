@@ -5,12 +5,12 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { caps, itIf } from './helpers/caps.js';
 import { helper, runFixture, tools, withLiveFixture } from './helpers/child.js';
 
 const secretmem = caps.secretmem;
-const needSecretmem = itIf(secretmem, 'memfd_secret is unavailable on this machine');
+const needSecretmem = itIf(secretmem, 'memfd_secret is unavailable on this machine', 'memfd_secret');
 const needCc = tools.cc;
 
 describe('isolation from other processes', () => {
@@ -37,7 +37,7 @@ describe('isolation from other processes', () => {
     });
   });
 
-  itIf(secretmem && needCc, 'needs memfd_secret and cc')('another process cannot read secret memory with process_vm_readv, but reads ordinary memory', async () => {
+  itIf(secretmem && needCc, 'needs memfd_secret and cc', 'memfd_secret')('another process cannot read secret memory with process_vm_readv, but reads ordinary memory', async () => {
     const vmread = helper('vmread')!;
     const read = (pid: number, address: string, length: number): string =>
       spawnSync(vmread, [String(pid), `0x${BigInt(address).toString(16)}`, String(length)], { encoding: 'utf8' }).stdout.trim();
@@ -49,7 +49,7 @@ describe('isolation from other processes', () => {
     });
   });
 
-  itIf(needCc && existsSync(join(process.execPath, '..', '..', 'include', 'node', 'node_api.h')), "needs cc and Node's headers")(
+  itIf(needCc && existsSync(join(process.execPath, '..', '..', 'include', 'node', 'node_api.h')), "needs cc and Node's headers", 'memfd_secret', 'madvise')(
     'a forked child sees zeros for mlock secrets (WIPEONFORK) and no mapping for secret memory (DONTFORK)',
     () => {
       const r = runFixture('secret-fork.cjs', { args: [helper('forkpeek')!] });
@@ -63,7 +63,7 @@ describe('isolation from other processes', () => {
 });
 
 describe('threads', () => {
-  it('several worker threads allocate, use and dispose at once', () => {
+  needSecretmem('several worker threads allocate, use and dispose at once', () => {
     const r = runFixture('secret-workers.cjs');
     expect(r.status, r.stderr).toBe(0);
     expect(r.json.results).toHaveLength(4);

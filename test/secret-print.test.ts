@@ -10,7 +10,7 @@ import { SecretBuffer, SecretPool } from '../lib/index.js';
 import { caps, itIf } from './helpers/caps.js';
 import { runFixture } from './helpers/child.js';
 
-const needSecretmem = itIf(caps.secretmem, 'memfd_secret is unavailable on this machine');
+const needSecretmem = itIf(caps.secretmem, 'memfd_secret is unavailable on this machine', 'memfd_secret');
 const live: Disposable[] = [];
 const track = <T extends Disposable>(s: T): T => (live.push(s), s);
 afterEach(() => {
@@ -133,7 +133,7 @@ describe('printing', () => {
     expect(s.use((k) => k.toString())).toBe('hunter2');
   });
 
-  it('refuses structuredClone and postMessage; copying its Buffer makes an ordinary copy', () => {
+  needSecretmem('refuses structuredClone and postMessage; copying its Buffer makes an ordinary copy', () => {
     const r = runFixture('secret-transfer.cjs');
     expect(r.status, r.stderr).toBe(0);
     for (const k of ['structuredClone', 'postMessage', 'postMessageInObject']) {

@@ -9,7 +9,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { PAGE_SIZE } from '../lib/index.js';
 import { caps, itIf } from './helpers/caps.js';
 import { helper, runFixture, tools, type FixtureResult } from './helpers/child.js';
@@ -115,7 +115,7 @@ describe('secret memory is wiped before it is released, at every access', () => 
     expect(Object.keys(r.json)).toHaveLength(BACKINGS.length * ACCESSES.length * 2);
   });
 
-  it('the finalizer disposes a secret that was never disposed (--expose-gc, child process)', () => {
+  itIf(caps.secretmem, 'memfd_secret is unavailable on this machine', 'memfd_secret')('the finalizer disposes a secret that was never disposed (--expose-gc, child process)', () => {
     const r = runFixture('secret-gc.cjs', { nodeArgs: ['--expose-gc'] });
     expect(r.status, r.stderr).toBe(0);
     expect(r.json.before).toEqual({ mapped: true, live: 1, pooled: 1 });

@@ -4,9 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemlockLimitError, MemsealError, PAGE_SIZE, SecretBuffer, UnsupportedError } from '../lib/index.js';
 import { caps, itIf } from './helpers/caps.js';
 import { helper, root, runFixture, tools } from './helpers/child.js';
+import { unlessEmulated } from './helpers/emulation.js';
 
 const secretmem = caps.secretmem;
-const needSecretmem = itIf(secretmem, 'memfd_secret is unavailable on this machine');
+const needSecretmem = itIf(secretmem, 'memfd_secret is unavailable on this machine', 'memfd_secret');
 const needCc = tools.cc;
 const live: SecretBuffer[] = [];
 const track = (s: SecretBuffer): SecretBuffer => (live.push(s), s);
@@ -61,7 +62,7 @@ describe('SecretBuffer.alloc', () => {
     for (const s of many) s.dispose();
   });
 
-  it('uses locked anonymous memory for backing: mlock, with the same guard pages', () => {
+  unlessEmulated('madvise')('uses locked anonymous memory for backing: mlock, with the same guard pages', () => {
     const s = track(SecretBuffer.alloc(64, { backing: 'mlock' }));
     expect(s.backing).toBe('mlock');
     const line = mapsLine(s.address);
@@ -251,7 +252,7 @@ describe('dispose', () => {
     expect(() => kept.access).toThrow(expect.objectContaining({ code: 'ERR_MEMSEAL_DISPOSED' }));
   });
 
-  it('touching a disposed or protect(none) secret never crashes (child process)', () => {
+  needSecretmem('touching a disposed or protect(none) secret never crashes (child process)', () => {
     const r = runFixture('secret-touch.cjs');
     expect(r.signal).toBeNull();
     expect(r.status, r.stderr).toBe(0);
@@ -275,7 +276,7 @@ describe('dispose', () => {
 });
 
 describe('seal', () => {
-  itIf(caps.mseal, 'mseal is unavailable on this machine')('keeps the memory for good, refuses changes, and dispose wipes what it can (child process)', () => {
+  itIf(caps.mseal, 'mseal is unavailable on this machine', 'mseal')('keeps the memory for good, refuses changes, and dispose wipes what it can (child process)', () => {
     const r = runFixture('secret-seal.cjs');
     expect(r.status, r.stderr).toBe(0);
     const ro = r.json.readOnly;
@@ -319,7 +320,7 @@ describe('errors that say what to do', () => {
     expect(e.message).toMatch(/^EAGAIN: mmap cannot lock 4096 more bytes: RLIMIT_MEMLOCK is 8192 bytes \(ulimit -l 8\)/);
   });
 
-  itIf(needCc && secretmem, 'needs cc and memfd_secret')('memfd_secret denied by seccomp names seccomp; fallback mlock works and says so', () => {
+  itIf(needCc && secretmem, 'needs cc and memfd_secret', 'memfd_secret')('memfd_secret denied by seccomp names seccomp; fallback mlock works and says so', () => {
     const deny = helper('seccomp-deny')!;
     for (const [errno, code] of [
       [1, 'EPERM'],
@@ -344,7 +345,7 @@ describe('errors that say what to do', () => {
 
 describe('runtimes without external buffers', () => {
   const variant = join(root, 'build-no-external-buffers', 'build', 'Release', 'memseal.node');
-  itIf(existsSync(variant), 'build it with: node scripts/build.mjs --native --variant=no-external-buffers')(
+  itIf(existsSync(variant), 'build it with: node scripts/build.mjs --native --variant=no-external-buffers', 'memfd_secret')(
     'buffer throws a clear error; read, write and use work through a wiped temporary (child process)',
     () => {
       const r = runFixture('secret-noext.cjs', { env: { MEMSEAL_ADDON_PATH: variant } });

@@ -14,6 +14,7 @@ import { binding } from '../lib/binding.js';
 import { Memfd, MemfdListener, memfdSocketPair, MemsealError, receiveMemfd, sendMemfd, SyscallError, TransferError } from '../lib/index.js';
 import { itIf } from './helpers/caps.js';
 import { fixtures, root } from './helpers/child.js';
+import { unlessEmulated } from './helpers/emulation.js';
 import { section } from './helpers/readme.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memseal-transfer-'));
@@ -78,7 +79,8 @@ function lines(child: ReturnType<typeof spawn>): { next(): Promise<Record<string
   return { next };
 }
 
-const exited = (child: ReturnType<typeof spawn>): Promise<number | null> => new Promise((r) => child.once('exit', (code) => r(code)));
+// 'close', not 'exit': its stdio pipes are closed by then, so a count of this process's descriptors that follows sees none of them.
+const exited = (child: ReturnType<typeof spawn>): Promise<number | null> => new Promise((r) => child.once('close', (code) => r(code)));
 
 describe('between two unrelated Node processes (SCM_RIGHTS over a socket path)', () => {
   it('the receiver gets the sender’s memfd with its seals and message', async () => {
@@ -256,7 +258,7 @@ describe('the receiving side refuses, with a typed error, and leaks nothing', ()
       expect((await rejection(receiveMemfd(b, { timeout: 1000, maxMessageBytes: 16 }))).code).toBe('ERR_MEMSEAL_BAD_MESSAGE');
     }));
 
-  it('no descriptor, or more than one (every one closed, MSG_CTRUNC included): ERR_MEMSEAL_FD_COUNT', () =>
+  unlessEmulated('scmRightsTruncated')('no descriptor, or more than one (every one closed, MSG_CTRUNC included): ERR_MEMSEAL_FD_COUNT', () =>
     withPair(async (a, b) => {
       using m = Memfd.from('x');
       binding().sendFds(a, frame('null'), []);

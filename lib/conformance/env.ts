@@ -106,6 +106,7 @@ export const CONFIG_OPTIONS: readonly string[] = [
   'CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS',
   'CONFIG_ARM64_POE',
   ...DIRECT_MAP_OPTIONS,
+  'CONFIG_TMPFS_POSIX_ACL',
 ];
 
 function configFacts(): ConformanceEnv['config'] {

@@ -238,6 +238,18 @@ export const REQUIREMENTS: Readonly<Record<Requirement, { describe: string; chec
       );
     },
   },
+  tmpfsPosixAcl: {
+    describe: 'POSIX ACLs on tmpfs and memfds (CONFIG_TMPFS_POSIX_ACL=y in the kernel configuration)',
+    check: (env) => {
+      const { source, options } = env.config;
+      if (source === null) {
+        return skip('no kernel configuration is readable (/proc/config.gz, /boot/config-RELEASE, /usr/lib/modules/RELEASE/config): whether tmpfs takes POSIX ACLs (CONFIG_TMPFS_POSIX_ACL) is unknown');
+      }
+      return options.CONFIG_TMPFS_POSIX_ACL === 'y'
+        ? ok()
+        : skip(`the kernel is built without CONFIG_TMPFS_POSIX_ACL (${source}): setting system.posix_acl_access on a memfd fails with EOPNOTSUPP, so no ACL can change its mode`);
+    },
+  },
   hibernation: {
     describe: 'hibernation available (/sys/power/state offers "disk")',
     check: (env) => {

@@ -4,6 +4,7 @@
  */
 import { compareVersions, parseKernelVersion } from '../kernel.js';
 import { cases as exec } from './exec.js';
+import { cases as execAcl } from './exec-acl.js';
 import { cases as execNested } from './exec-sysctl-nested.js';
 import { cases as hugetlb } from './hugetlb.js';
 import { cases as hugetlbSeals } from './hugetlb-seals.js';
@@ -46,7 +47,7 @@ export function validateCatalog(list: readonly Case[]): readonly Case[] {
 }
 
 /** Every case, family by family. */
-export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...execNested, ...secret, ...secretMore, ...mseal, ...msealVma, ...hugetlb, ...hugetlbSeals]);
+export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealVma, ...hugetlb, ...hugetlbSeals]);
 
 export { FAMILIES } from './types.js';
 export type * from './types.js';

@@ -115,9 +115,23 @@ export async function runInline(p: PlannedCase, env: ConformanceEnv): Promise<Is
   }
 }
 
+/** The batches of child cases in `planned` still to run, and the pid namespace cases. */
+function childTasks(planned: readonly PlannedCase[]): { batches: Case[][]; alone: Case[][]; pidns: Case[] } {
+  const runnable = planned.filter((p) => p.verdict === undefined).map((p) => p.case);
+  const batches = new Map<string, Case[]>();
+  const pidns: Case[] = [];
+  for (const c of runnable) {
+    if (c.isolation === 'pidns') pidns.push(c);
+    else if (c.isolation === 'child') batches.set(c.batch ?? c.family, [...(batches.get(c.batch ?? c.family) ?? []), c]);
+  }
+  const all = [...batches.values()];
+  return { batches: all.filter((b) => !b.some((c) => c.alone !== undefined)), alone: all.filter((b) => b.some((c) => c.alone !== undefined)), pidns };
+}
+
 /**
  * Starts the isolated cases of `planned` (children run in parallel) and
- * resolves with their outcomes.
+ * resolves with their outcomes; the batches that must run alone are left to
+ * runAloneChildren.
  */
 export async function runChildren(
   planned: readonly PlannedCase[],
@@ -125,20 +139,28 @@ export async function runChildren(
   options: { modules?: readonly string[]; concurrency?: number } = {},
 ): Promise<Map<string, IsolatedOutcome>> {
   const { modules, concurrency } = ownOptions(options) as typeof options;
-  const runnable = planned.filter((p) => p.verdict === undefined).map((p) => p.case);
-  const batches = new Map<string, Case[]>();
-  const alone: Case[] = [];
-  for (const c of runnable) {
-    if (c.isolation === 'pidns') alone.push(c);
-    else if (c.isolation === 'child') batches.set(c.batch ?? c.family, [...(batches.get(c.batch ?? c.family) ?? []), c]);
-  }
+  const { batches, pidns } = childTasks(planned);
   // The biggest batches first (they set the wall time), then one process per pid namespace case.
   const tasks = [
-    ...[...batches.values()].sort((x, y) => y.length - x.length).map((batch) => () => runIsolated(batch, 'run', env, modules)),
-    ...alone.map((c) => () => runIsolated([c], 'pidns', env, modules)),
+    ...batches.sort((x, y) => y.length - x.length).map((batch) => () => runIsolated(batch, 'run', env, modules)),
+    ...pidns.map((c) => () => runIsolated([c], 'pidns', env, modules)),
   ];
   const maps = await pool(tasks, concurrency ?? Math.max(2, availableParallelism()));
   return new Map(maps.flatMap((m) => [...m]));
+}
+
+/** Runs the batches of `planned` whose cases must run alone, one after another, and resolves with their outcomes. */
+export async function runAloneChildren(
+  planned: readonly PlannedCase[],
+  env: ConformanceEnv,
+  options: { modules?: readonly string[] } = {},
+): Promise<Map<string, IsolatedOutcome>> {
+  const { modules } = ownOptions(options) as typeof options;
+  const outcomes = new Map<string, IsolatedOutcome>();
+  for (const batch of childTasks(planned).alone) {
+    for (const [id, outcome] of await runIsolated(batch, 'run', env, modules)) outcomes.set(id, outcome);
+  }
+  return outcomes;
 }
 
 function summarize(results: readonly CaseResult[]): ConformanceReport['summary'] {
@@ -201,6 +223,8 @@ export async function runConformance(options?: RunOptions): Promise<ConformanceR
     else if ((p.case.isolation ?? 'inline') === 'inline') emit(finish(p, await runInline(p, env), env));
   }
   const outcomes = await isolated;
+  // Only now, with nothing else running: the cases that measure what the whole uid shares.
+  for (const [id, outcome] of await runAloneChildren(planned, env, options)) outcomes.set(id, outcome);
   for (const p of planned) {
     if (!results.has(p.case.id)) emit(finish(p, outcomes.get(p.case.id) ?? { error: 'no outcome from the child', durationMs: 0 }, env));
   }

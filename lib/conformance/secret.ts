@@ -11,6 +11,7 @@
 import { closeSync, openSync, readFileSync, readlinkSync, readSync, constants as fsConstants } from 'node:fs';
 import type { RawRegion } from '../binding.js';
 import { attempt, byArch, errno, errnoName, hex, kv, octal, SRC, vmFlags } from './helpers.js';
+import { ACCOUNTING_SOURCES, byAccounting, limitProbe, UID_LOCKED, vmLockedKiB } from './secret-accounting.js';
 import type { Case, CaseContext, Expectation, Source } from './types.js';
 
 const MS = SRC.secretTest;
@@ -43,72 +44,6 @@ function secretFd(ctx: CaseContext): number {
 
 function secretCase(c: Omit<Case, 'family' | 'isolation' | 'requires'> & { requires?: Case['requires'] }): Case {
   return { ...c, family: 'secret', isolation: 'child', syscalls: ['memfd_secret', ...(c.syscalls ?? [])], requires: ['secretmem', ...(c.requires ?? [])] };
-}
-
-/**
- * How the kernel accounts secret memory, per version. Until the fix for
- * CVE-2026-93243 ("mm/secretmem: properly account locked pages"),
- * secretmem_mmap() checks mlock_future_ok() and marks the mapping
- * VM_LOCKED | VM_DONTDUMP: the limit is checked when mapping (EAGAIN), VmLck
- * grows, and CAP_IPC_LOCK lifts the limit. With the fix the mapping is only
- * VM_DONTDUMP, and secretmem_fault() charges each page to the user's locked
- * memory when it is first faulted in (secretmem_account_folio()), against
- * RLIMIT_MEMLOCK and with no capability exemption; a fault past the limit is
- * SIGBUS. The fix is in 6.1.191 and 6.12.113 (Debian's changelogs list it in
- * those stable updates) and in the 7.2.12 and 7.3.4 code (not as a 7.2.y
- * stable update: mainline by 7.2). 6.18.44 keeps the old accounting
- * (measured). Where it is not known (6.6.y, 6.18.45 and later, 6.19 to 7.1)
- * there is no expectation.
- */
-function byAccounting(atMmap: string, perPage: string): Expectation[] {
-  const old = 'secretmem_mmap() locks the mapping and checks RLIMIT_MEMLOCK (before the CVE-2026-93243 fix)';
-  const fixed = 'pages are charged to RLIMIT_MEMLOCK one by one when first faulted in (CVE-2026-93243 fix)';
-  return [
-    { since: '6.1', before: '6.1.191', outcome: atMmap, note: old },
-    { since: '6.1.191', before: '6.2', outcome: perPage, note: `${fixed}, in 6.1.191` },
-    { since: '6.2', before: '6.6', outcome: atMmap, note: old },
-    { since: '6.7', before: '6.12.113', outcome: atMmap, note: old },
-    { since: '6.12.113', before: '6.13', outcome: perPage, note: `${fixed}, in 6.12.113` },
-    { since: '6.13', before: '6.18.45', outcome: atMmap, note: `${old}; measured on 6.18.44` },
-    { since: '7.2', outcome: perPage, note: `${fixed}, in mainline by 7.2 (7.2.12 and 7.3.4 code; measured on 7.3.4)` },
-  ];
-}
-
-const ACCOUNTING_SOURCES: readonly Source[] = [
-  SRC.code('mm/secretmem.c', 'secretmem_mmap: mlock_future_ok, VM_LOCKED (before the fix); secretmem_account_folio (after)'),
-  SRC.lkml('mm/secretmem: properly account locked pages (CVE-2026-93243; stable 6.1.191, 6.12.113)'),
-];
-
-/** Faults the pages of `region` in from the kernel side (no SIGBUS): how many it backed, of how many. */
-function populated(ctx: CaseContext, region: RawRegion): string {
-  return `${Math.floor(region.populate() / ctx.page)}/${region.mappedLength / ctx.page}`;
-}
-
-/**
- * Maps 2 and then 4 pages of `fd` (charged once per page: the file keeps its
- * pages), faults them in from the kernel side, and reads the last page from a
- * forked child (a user-space touch: SIGBUS when the kernel will not back it).
- */
-function limitProbe(ctx: CaseContext, fd: number): string {
-  const { b, c, pc } = ctx;
-  const map = (pages: number): RawRegion | string =>
-    attempt(() => new b.Region(pages * ctx.page, c.PROT_READ! | c.PROT_WRITE!, c.MAP_SHARED!, fd, 0, 0, ctx.page, false));
-  const two = map(2);
-  if (typeof two === 'string') return kv({ two });
-  const twoBacked = populated(ctx, two);
-  two.unmap();
-  const four = map(4);
-  if (typeof four === 'string') return kv({ two: twoBacked === '2/2' ? 'ok' : twoBacked, four });
-  ctx.defer(() => four.unmap());
-  const backed = populated(ctx, four);
-  const r = b.forkProbe(pc.FORK_READ!, four.address + BigInt(3 * ctx.page), 1, 0, 5);
-  const touch = r.value !== null ? hex(r.value) : `signal ${r.signal}`;
-  return kv({ two: twoBacked === '2/2' ? 'ok' : twoBacked, four: 'ok', backed, touch });
-}
-
-function vmLockedKiB(): number {
-  const m = /^VmLck:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) : -1;
 }
 
 /**
@@ -308,6 +243,7 @@ export const cases: readonly Case[] = [
     id: 'secret.memlock.limit',
     title: 'without CAP_IPC_LOCK, secret memory counts against RLIMIT_MEMLOCK: under a 2-page limit, 2 pages fit; 4 are refused at mmap (EAGAIN), or, with the accounting fix, mapped and backed only up to the limit (a touch past it is SIGBUS)',
     batch: 'secret-memlock',
+    alone: UID_LOCKED,
     requires: ['secondProcess'],
     source: [MS('test_mlock_limit (in the selftest until it was dropped after 6.9)'), ...ACCOUNTING_SOURCES, SRC.observed('mmap, a kernel-side fill, and a touch in a forked child')],
     expect: byAccounting('two=ok four=EAGAIN', 'two=ok four=ok backed=2/4 touch=signal 7'),
@@ -326,6 +262,7 @@ export const cases: readonly Case[] = [
     id: 'secret.memlock.cap-ipc-lock',
     title: 'with CAP_IPC_LOCK (root), RLIMIT_MEMLOCK does not limit secret memory before the accounting fix; with it, it does',
     batch: 'secret-memlock-root', // its own child: secret.memlock.limit drops CAP_IPC_LOCK in its
+    alone: UID_LOCKED,
     requires: ['ipcLock', 'secondProcess'],
     source: [...ACCOUNTING_SOURCES, SRC.code('mm/mlock.c', 'mlock_future_ok: capable(CAP_IPC_LOCK)'), SRC.observed('mmap and a kernel-side fill under a 2-page limit, as root')],
     expect: byAccounting('two=ok four=ok backed=4/4 touch=0x0', 'two=ok four=ok backed=2/4 touch=signal 7'),

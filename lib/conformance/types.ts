@@ -54,6 +54,7 @@ export type Requirement =
   | 'machineCode' // the catalog carries machine code for this architecture (x86-64, arm64)
   | 'sh' // /bin/sh exists (script exec cases)
   | 'devShm' // a tmpfs is mounted at /dev/shm
+  | 'tmpfsPosixAcl' // tmpfs (and so memfds) takes POSIX ACLs (CONFIG_TMPFS_POSIX_ACL, read from its configuration)
   | 'sysmapSealed' // the kernel is built to seal system mappings (CONFIG_MSEAL_SYSTEM_MAPPINGS, read from its configuration)
   | 'otherUser' // root can run a step as uid 65534: this node and memseal's files are open to every user
   | 'hibernation' // /sys/power/state offers "disk" (hibernation built in and available)
@@ -240,6 +241,12 @@ export interface Case {
   isolation?: Isolation;
   /** Child isolation: cases with the same batch share a child process (default: the family). */
   batch?: string;
+  /**
+   * Why its batch must run with no other case running: it measures a
+   * resource every process of the uid shares. Such batches run last, one at
+   * a time, after the inline cases and every other child.
+   */
+  alone?: string;
   /** Syscalls whose denial by a filter or LSM would explain an EPERM/ENOSYS here. */
   syscalls?: readonly string[];
   /** The expectation per kernel range, first match wins; a kernel no range covers skips the case. */

@@ -7,8 +7,9 @@ import { memfdNoexecSysctl } from '../kernel.js';
  * - `'noexec-sysctl'`: memfd_create(MFD_EXEC) gave EACCES because
  *   vm.memfd_noexec is 2 in this pid namespace;
  * - `'blocked'`: a seccomp filter or an LSM refused memfd_create;
- * - `'noexec-seal'`: the memfd was created with MFD_NOEXEC_SEAL, so no
- *   execute bit can ever be set on it.
+ * - `'noexec-seal'`: the memfd was created with MFD_NOEXEC_SEAL and has no
+ *   execute bit, which chmod can never set (only an access ACL on a kernel
+ *   without the F_SEAL_EXEC ACL fix can).
  */
 export type ExecRefusalReason = 'noexec-sysctl' | 'blocked' | 'noexec-seal';
 

@@ -39,7 +39,7 @@ function checkRunnable(exe: Executable): void {
     if (exe instanceof Memfd && exe.seals.has('exec')) {
       throw new ExecRefusedError('execve', EACCES, {
         reason: 'noexec-seal',
-        message: `EACCES: the memfd '${exe.name}' was created with MFD_NOEXEC_SEAL (mode 0o${(st.mode & 0o7777).toString(8)}, sealed against exec): it can never be executed`,
+        message: `EACCES: the memfd '${exe.name}' was created with MFD_NOEXEC_SEAL (mode 0o${(st.mode & 0o7777).toString(8)}, sealed against exec): chmod can never make it executable`,
         hint: 'clone the program with cloneExecutable() instead',
       });
     }

@@ -10,7 +10,7 @@
  *   memseal/MANIFEST          sha256sum(1) lines of every file below
  *   memseal/runtime/node      this node binary, unchanged
  *   memseal/runtime/lib/      the shared libraries it and the addon link, and the dynamic loader
- *   memseal/package/          package.json, dist/, the addon (prebuilds/linux-<arch>/), the runtime dependencies
+ *   memseal/package/          package.json, dist/, the addon, the runtime dependencies
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -62,9 +62,7 @@ const exec = (source: string): number => (statSync(source).mode & 0o111 ? 0o755 
 /** The archive's entries, directories first where needed; throws when an input is missing. */
 export function collectionEntries(inputs: CollectionInputs): TarEntry[] {
   const root = inputs.packageRoot;
-  // The addon where lib/binding.ts loads it: the one the package ships for the architecture.
-  const shipped = addonFile(inputs.arch);
-  const addon = join(root, shipped);
+  const addon = join(root, addonFile(inputs.arch));
   const entry = join(root, 'dist', 'cli', 'kselftest-entry.js');
   for (const need of [inputs.node, addon, entry]) statSync(need);
   const libs = [...new Set([...sharedLibraries(inputs.node), ...sharedLibraries(addon)])].sort();
@@ -75,7 +73,7 @@ export function collectionEntries(inputs: CollectionInputs): TarEntry[] {
     ['runtime/node', inputs.node, 0o755],
     ...libs.map((l): [string, string, number] => [`runtime/lib/${basename(l)}`, l, 0o755]),
     ['package/package.json', join(root, 'package.json'), 0o644],
-    [`package/${shipped}`, addon, 0o755],
+    [`package/${addonFile(inputs.arch)}`, addon, 0o755],
   ];
   const dist = join(root, 'dist');
   for (const p of files(dist, (rel) => !/\.(map|d\.ts)$/.test(rel))) payload.push([`package/dist/${relative(dist, p)}`, p, 0o644]);

@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { it, test } from 'vitest';
 import { probe, type ProbeReport } from '../../lib/probe.js';
+import { emulationGap, type Gap, skippedWith } from './emulation.js';
 
 export const report: ProbeReport = probe();
 export const requireAll = process.env.MEMSEAL_REQUIRE_ALL === '1';
@@ -37,9 +38,13 @@ export const caps = {
 
 /**
  * `it` when `ok`; otherwise a test that is skipped with `reason`, or, under
- * MEMSEAL_REQUIRE_ALL=1, fails with it.
+ * MEMSEAL_REQUIRE_ALL=1, fails with it. Under emulation (test/helpers/emulation.ts)
+ * a test that depends on what the emulator lacks (`gaps`) skips naming the
+ * gaps, MEMSEAL_REQUIRE_ALL or not: the machine has it, the emulator does not.
  */
-export function itIf(ok: boolean, reason: string): typeof it {
+export function itIf(ok: boolean, reason: string, ...gaps: Gap[]): typeof it {
+  const gap = emulationGap(...gaps);
+  if (gap !== undefined) return skippedWith(gap);
   if (ok) return it;
   if (requireAll) {
     const failing = ((name: string) =>

@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, rmSync } from '
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emulator } from './emulation.js';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const fixtures = join(root, 'test', 'fixtures');
@@ -19,8 +20,15 @@ function has(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
+/**
+ * The compiler for a helper loaded into node (an LD_PRELOAD library, an addon):
+ * under emulation that node is arm64, so the cross compiler; programs that run
+ * on their own stay native.
+ */
+const loadedCc = emulator !== undefined ? 'aarch64-linux-gnu-gcc' : 'cc';
+
 export const tools = {
-  cc: has('cc'),
+  cc: has('cc') && has(loadedCc),
   setpriv: has('setpriv') && has('prlimit'),
   root: process.getuid?.() === 0,
 };
@@ -46,12 +54,12 @@ export function helper(name: HelperName): string | undefined {
     const args = ['-O1', '-Wall', '-o'];
     if (name === 'munmap-spy') {
       out = join(helperDir, 'munmap-spy.so');
-      execFileSync('cc', ['-shared', '-fPIC', ...args, out, src, '-ldl']);
+      execFileSync(loadedCc, ['-shared', '-fPIC', ...args, out, src, '-ldl']);
     } else if (name === 'forkpeek') {
       const include = nodeIncludeDir();
       if (include !== undefined) {
         out = join(helperDir, 'forkpeek.node');
-        execFileSync('cc', ['-shared', '-fPIC', `-I${include}`, ...args, out, src]);
+        execFileSync(loadedCc, ['-shared', '-fPIC', `-I${include}`, ...args, out, src]);
       }
     } else {
       out = join(helperDir, name);

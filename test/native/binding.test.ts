@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding.js';
 import { SyscallError } from '../../lib/errors.js';
 import { constants } from '../../lib/constants.js';
+import { unlessEmulated } from '../helpers/emulation.js';
 
 const raw = binding();
 const HOSTILE: unknown[] = [undefined, null, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, -(2 ** 53), '3', {}, [], () => 1, Symbol('s'), 2n ** 65n, -1n];
@@ -20,6 +21,13 @@ function catchErr(fn: () => unknown): unknown {
     return err;
   }
   return undefined;
+}
+
+function expectKernelError(fn: () => unknown, code: string, syscall: string): void {
+  const err = catchErr(fn);
+  expect(err).toBeInstanceOf(SyscallError);
+  expect(err).toMatchObject({ code, syscall });
+  expect((err as SyscallError).errno).toBeLessThan(0);
 }
 
 describe('raw binding: errors', () => {
@@ -50,14 +58,10 @@ describe('raw binding: errors', () => {
     ['write', () => raw.write(2 ** 30, Buffer.alloc(1), 0, 1, -1), 'EBADF', 'write'],
     ['sendfile', () => raw.sendfile(2 ** 30, 2 ** 30, null, 1), 'EBADF', 'sendfile'],
     ['copyFileRange', () => raw.copyFileRange(2 ** 30, null, 2 ** 30, null, 1), 'EBADF', 'copy_file_range'],
-    ['mseal flags', () => raw.mseal(0n, 4096, 1), 'EINVAL', 'mseal'],
-    ['memfdSecret flags', () => raw.memfdSecret(1), 'EINVAL', 'memfd_secret'],
-  ])('%s reports the kernel error', (_name, fn, code, syscall) => {
-    const err = catchErr(fn);
-    expect(err).toBeInstanceOf(SyscallError);
-    expect(err).toMatchObject({ code, syscall });
-    expect((err as SyscallError).errno).toBeLessThan(0);
-  });
+  ])('%s reports the kernel error', (_name, fn, code, syscall) => expectKernelError(fn, code, syscall));
+
+  unlessEmulated('mseal')('mseal flags reports the kernel error', () => expectKernelError(() => raw.mseal(0n, 4096, 1), 'EINVAL', 'mseal'));
+  unlessEmulated('memfd_secret')('memfdSecret flags reports the kernel error', () => expectKernelError(() => raw.memfdSecret(1), 'EINVAL', 'memfd_secret'));
 });
 
 describe('raw binding: hostile arguments never crash', () => {
@@ -189,7 +193,7 @@ describe('raw binding: address confinement', () => {
     }
   });
 
-  it('lets the kernel answer calls it refuses before any effect', () => {
+  unlessEmulated('mseal')('lets the kernel answer calls it refuses before any effect', () => {
     expect(() => raw.munmap(1n, page)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'munmap' }));
     expect(() => raw.mprotect(0n, 0, 0)).not.toThrow();
     expect(() => raw.mseal(0n, 0, 0)).not.toThrow();
@@ -197,7 +201,7 @@ describe('raw binding: address confinement', () => {
     expect(() => raw.mseal(BigInt(page), 2n ** 64n - 1n as unknown as number, 0)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mseal' }));
   });
 
-  it('works on what it mapped, and peek/poke fault softly', () => {
+  unlessEmulated('processVm')('works on what it mapped, and peek/poke fault softly', () => {
     const addr = raw.mmap(0n, page * 2, constants.PROT_READ | constants.PROT_WRITE, constants.MAP_PRIVATE | constants.MAP_ANONYMOUS, -1, 0);
     expect(raw.poke(addr, Buffer.from('raw'))).toBe(3);
     expect(raw.peek(addr, 3).toString()).toBe('raw');

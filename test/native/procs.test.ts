@@ -6,6 +6,7 @@ import { getSystemErrorName } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding.js';
 import { syscallError } from '../helpers/errors.js';
+import { unlessEmulated } from '../helpers/emulation.js';
 
 const b = binding();
 const pc = b.procConstants;
@@ -14,7 +15,8 @@ const PAGE = c.PAGE_SIZE!;
 
 
 describe('forkProbe', () => {
-  it('reads a byte in a forked child, and reports a fault as the signal that ended the child', () => {
+  // poke() writes with process_vm_writev.
+  unlessEmulated('processVm')('reads a byte in a forked child, and reports a fault as the signal that ended the child', () => {
     const addr = b.mmap(0n, PAGE, c.PROT_READ! | c.PROT_WRITE!, c.MAP_PRIVATE! | c.MAP_ANONYMOUS!, -1, 0);
     try {
       b.poke(addr, Buffer.from([0x5a]));
@@ -31,7 +33,7 @@ describe('forkProbe', () => {
     expect(() => b.forkProbe(pc.FORK_WRITE!, BigInt(view.byteOffset) + 0x1000n, 1, 1, 5)).toThrow(expect.objectContaining({ code: 'ERR_MEMSEAL_NOT_OWNED' }));
   });
 
-  it('munmap and mprotect happen in the child only', () => {
+  unlessEmulated('processVm')('munmap and mprotect happen in the child only', () => {
     const addr = b.mmap(0n, PAGE, c.PROT_READ! | c.PROT_WRITE!, c.MAP_PRIVATE! | c.MAP_ANONYMOUS!, -1, 0);
     try {
       expect(b.forkProbe(pc.FORK_MUNMAP!, addr, PAGE, 0, 5).errno).toBe(0);
@@ -54,7 +56,7 @@ describe('forkProbe', () => {
 });
 
 describe('forkExecveat', () => {
-  it('runs a program and reports its exit status; a failed exec reports its errno', () => {
+  unlessEmulated('execveat')('runs a program and reports its exit status; a failed exec reports its errno', () => {
     expect(b.forkExecveat(pc.AT_FDCWD!, process.execPath, [process.execPath, '-e', 'process.exit(7)'], [], 0, 20)).toEqual({ exitCode: 7, signal: null, execErrno: 0 });
     const missing = b.forkExecveat(pc.AT_FDCWD!, '/nonexistent/memseal', ['x'], [], 0, 5);
     expect(getSystemErrorName(-missing.execErrno)).toBe('ENOENT');
