@@ -2,8 +2,10 @@
  * What each sealing feature needs, and how a failure to use it is explained:
  * a kernel too old, a feature switched off, or a filter that blocks it.
  */
+import { arch } from 'node:os';
+import { directMap } from './direct-map.js';
 import { SyscallError, UnsupportedError, type UnsupportedReason } from './errors.js';
-import { kernelAtLeast, kernelRelease, seccompMode } from './kernel.js';
+import { kernelAtLeast, kernelConfig, kernelRelease, readSmallFile, seccompMode, type KernelConfig } from './kernel.js';
 
 /** A feature probe() reports on. */
 export type FeatureName =
@@ -40,12 +42,35 @@ function blockedHint(feature: FeatureName, code: string): string {
   return `${filter}; ${code} here means the call never reached the kernel's ${feature}. In a container, allow the syscall in the seccomp profile (try --security-opt seccomp=unconfined to confirm)`;
 }
 
-function disabledHint(feature: FeatureName): string {
-  if (feature === 'memfd_secret') {
-    return kernelAtLeast('6.5')
-      ? 'the kernel was built without CONFIG_SECRETMEM or booted with secretmem.enable=0'
-      : 'on Linux 5.14 to 6.4 secret memory is off by default: boot with secretmem.enable=1';
+/**
+ * Why memfd_secret answers ENOSYS on a kernel that has it: booted with
+ * secretmem.enable=0 (or, 5.14 to 6.4, without secretmem.enable=1), built
+ * without CONFIG_SECRETMEM, or (arm64) unable to change its direct map
+ * (lib/direct-map.ts). What the boot options and the configuration show
+ * decides; without a readable configuration every cause left is named.
+ */
+export function secretmemDisabledHint(cmdline: string = readSmallFile('/proc/cmdline') ?? '', config: KernelConfig | null = kernelConfig() ?? null, machine: string = arch()): string {
+  const words = cmdline.split(/\s+/);
+  const enable = words.filter((w) => w.startsWith('secretmem.enable=')).pop()?.slice('secretmem.enable='.length);
+  if (enable !== undefined && /^[0nNfF]|^[oO][fF]/.test(enable)) return `the kernel was booted with secretmem.enable=${enable}`;
+  if (!kernelAtLeast('6.5') && enable === undefined) return 'on Linux 5.14 to 6.4 secret memory is off by default: boot with secretmem.enable=1';
+  if (config !== null && config.options.get('CONFIG_SECRETMEM') !== 'y') return `the kernel was built without CONFIG_SECRETMEM (${config.source})`;
+  const map = directMap({
+    arch: machine,
+    cmdline,
+    config: config === null ? null : { options: Object.fromEntries(config.options), unset: [...config.unset] },
+  });
+  if (map.changeable === false) {
+    return `the kernel cannot change its direct map, which secret memory needs (can_set_direct_map() is false: ${map.why}); boot it with rodata=${config?.unset.has('CONFIG_RODATA_FULL_DEFAULT_ENABLED') || config?.options.has('CONFIG_RODATA_FULL_DEFAULT_ENABLED') ? 'full' : 'on'}`;
   }
+  if (config === null) {
+    return `the kernel was built without CONFIG_SECRETMEM${machine === 'arm64' ? ', cannot change its direct map (arm64: rodata, debug_pagealloc, KFENCE)' : ''} or was booted with secretmem.enable=0; no configuration is readable to say which`;
+  }
+  return `the kernel has CONFIG_SECRETMEM and can change its direct map (${map.why}), yet answers ENOSYS`;
+}
+
+function disabledHint(feature: FeatureName): string {
+  if (feature === 'memfd_secret') return secretmemDisabledHint();
   return 'the kernel was built without it';
 }
 

@@ -99,6 +99,21 @@ export interface KernelConfig {
   source: string;
   /** CONFIG_NAME -> its value ("y", "m", a number or a quoted string); options set to "n" are absent. */
   options: ReadonlyMap<string, string>;
+  /**
+   * The options the configuration lists as "# CONFIG_NAME is not set": they
+   * exist in that kernel's Kconfig. An option in neither does not exist there.
+   */
+  unset: ReadonlySet<string>;
+}
+
+/** The "# CONFIG_X is not set" names of a kernel .config. */
+export function parseUnsetOptions(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^# (CONFIG_[A-Za-z0-9_]+) is not set$/.exec(line);
+    if (m) names.add(m[1]!);
+  }
+  return names;
 }
 
 /** Parses a kernel .config: `CONFIG_X=value` lines; "# CONFIG_X is not set" and comments are skipped. */
@@ -129,7 +144,7 @@ export function kernelConfig(paths: readonly string[] = kernelConfigPaths()): Ke
       const raw = readFileSync(path);
       const text = path.endsWith('.gz') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
       const options = parseKernelConfig(text);
-      if (options.size > 0) return { source: path, options };
+      if (options.size > 0) return { source: path, options, unset: parseUnsetOptions(text) };
     } catch {
       // not there, or not readable: try the next
     }

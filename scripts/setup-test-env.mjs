@@ -79,6 +79,10 @@ const NEEDS = [
   // memseal vm: the emulator, the guest's shell and tools (static), and
   // cpio(1) to check the initramfs the harness writes.
   { command: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
+  // memseal vm --arch arm64: qemu-system-aarch64 (the arm64 guest's
+  // userland comes from Debian's arm64 packages through lib/vm's private apt
+  // configuration, not from the system).
+  { command: 'qemu-system-aarch64', pkg: 'qemu-system-arm' },
   { command: 'busybox', pkg: 'busybox-static' },
   { command: 'cpio', pkg: 'cpio' },
   // The container tests: a private Docker daemon, a Debian root filesystem

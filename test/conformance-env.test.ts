@@ -17,14 +17,14 @@ import { errno } from '../lib/conformance/helpers.js';
 import { CATALOG } from '../lib/conformance/index.js';
 import { REQUIREMENTS, selectExpectation } from '../lib/conformance/expect.js';
 import type { ConformanceEnv } from '../lib/conformance/types.js';
-import { distributionVersion, kernelConfig, parseKernelConfig, parseKernelVersion } from '../lib/kernel.js';
+import { distributionVersion, kernelConfig, parseKernelConfig, parseKernelVersion, parseUnsetOptions } from '../lib/kernel.js';
 
 const env = gatherEnv();
 const work = mkdtempSync(join(tmpdir(), 'memseal-env-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function withConfig(options: Record<string, string>, source: string | null = '/boot/config-test'): ConformanceEnv {
-  return { ...env, config: { source, options } };
+  return { ...env, config: { source, options, unset: [] } };
 }
 
 describe('kernel version', () => {
@@ -42,13 +42,14 @@ describe('kernel version', () => {
 describe('kernel configuration', () => {
   const text = '#\n# comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C="x y"\nCONFIG_D=m\n';
 
-  it('parses set options and leaves out unset ones', () => {
+  it('parses set options and leaves out unset ones, which it lists apart: they exist in that kernel, unlike options in neither list', () => {
     const o = parseKernelConfig(text);
     expect([...o.entries()]).toEqual([
       ['CONFIG_A', 'y'],
       ['CONFIG_C', '"x y"'],
       ['CONFIG_D', 'm'],
     ]);
+    expect([...parseUnsetOptions(text)]).toEqual(['CONFIG_B']);
   });
 
   it('reads the first readable of its paths, gzipped or plain', () => {
@@ -58,6 +59,7 @@ describe('kernel configuration', () => {
     writeFileSync(plain, 'CONFIG_Z=y\n');
     expect(kernelConfig([join(work, 'missing'), gz, plain])).toMatchObject({ source: gz });
     expect(kernelConfig([plain])!.options.get('CONFIG_Z')).toBe('y');
+    expect([...kernelConfig([gz])!.unset]).toEqual(['CONFIG_B']);
     expect(kernelConfig([join(work, 'missing')])).toBeUndefined();
   });
 
@@ -153,8 +155,8 @@ describe('conditions', () => {
   };
 
   it('the write chunk decides seals.grow.short-write: page by page, or refused whole when memfds hold large folios', () => {
-    const short = 'across=8192 at-end=EPERM size=8192';
-    const refused = 'across=EPERM at-end=EPERM size=8192';
+    const short = 'across=2*page at-end=EPERM size=2*page';
+    const refused = 'across=EPERM at-end=EPERM size=2*page';
     expect(at('6.1.192', { built: true, shmemEnabled: 'never' })).toBe(short);
     expect(at('6.12.117', { built: true, shmemEnabled: 'never' })).toBe(refused);
     expect(at('6.12.117', { built: false, shmemEnabled: null })).toBe(short);
@@ -182,5 +184,53 @@ describe('conditions', () => {
       'lo=false',
     ]);
     for (const unknown of ['6.6.100', '6.18.60', '7.0.5']) expect(lo(unknown), unknown).toBeUndefined();
+  });
+});
+
+describe('the machine: what each architecture and page size expects', () => {
+  /** This machine's facts, as an arm64 kernel with `pageSize` pages, a configuration and a command line would give them. */
+  const arm64 = (pageSize: number, cmdline = '', options: Record<string, string> = {}, unset: string[] = []): ConformanceEnv => ({
+    ...env,
+    kernel: { ...env.kernel, arch: 'arm64', release: '7.3.4+deb13-cloud-arm64', version: parseKernelVersion('7.3.4') },
+    pageSize,
+    cmdline,
+    memfdNoexec: 0,
+    config: { source: '/boot/config-7.3.4', options, unset },
+  });
+  const outcome = (id: string, e: ConformanceEnv): string | undefined => {
+    const x = selectExpectation(CATALOG.find((c) => c.id === id)!, e);
+    return x === undefined ? undefined : String(x.outcome);
+  };
+
+  it("flag bits, huge page sizes and system mappings are the architecture's own", () => {
+    expect(outcome('memfd.fd.status-flags', arm64(4096))).toBe('0x20002');
+    expect(outcome('memfd.fd.status-flags', { ...env, memfdNoexec: 0, kernel: { ...env.kernel, arch: 'x64' } })).toBe('0x8002');
+    expect(outcome('hugetlb.flags.offered-sizes', arm64(4096))).toBe('64k=ok 2m=ok 32m=ok 1g=ok');
+    expect(outcome('hugetlb.flags.offered-sizes', arm64(16384))).toBe('64k=ENODEV 2m=ok 32m=ok 1g=ok');
+    expect(outcome('hugetlb.flags.unsupported-size', arm64(4096))).toBe('16k=ENODEV 16g=ENODEV');
+    expect(outcome('mseal.sysmap.present', arm64(4096))).toBe('[vdso] [vvar]');
+    expect(outcome('mseal.sysmap.vvar-vclock-sealed', arm64(4096))).toBe('absent');
+    expect(outcome('mseal.sysmap.vvar-sealed', arm64(4096))).toBe('sealed');
+    // No page size the catalog knows of: no expectation, so a skip that says so rather than a guess.
+    expect(outcome('hugetlb.flags.offered-sizes', arm64(65536))).toBeUndefined();
+  });
+
+  it('memfd_secret is expected off exactly where the kernel cannot change its direct map (arm64, 7.3.4 keywords)', () => {
+    const debian73 = { CONFIG_SECRETMEM: 'y', CONFIG_KFENCE: 'y', CONFIG_KFENCE_SAMPLE_INTERVAL: '0' };
+    expect(outcome('secret.syscall.available', arm64(4096, '', debian73))).toBe('ok');
+    expect(outcome('secret.syscall.available', arm64(4096, 'rodata=noalias kfence.sample_interval=100', debian73))).toBe('ENOSYS');
+    expect(outcome('secret.syscall.available', arm64(4096, 'rodata=on kfence.sample_interval=100', debian73))).toBe('ok');
+    // 6.12's keywords: the configuration has RODATA_FULL_DEFAULT_ENABLED, and rodata=on clears rodata_full.
+    const debian612 = { ...debian73, CONFIG_RODATA_FULL_DEFAULT_ENABLED: 'y' };
+    const e612 = { ...arm64(4096, 'rodata=on kfence.sample_interval=100', debian612), kernel: { ...env.kernel, arch: 'arm64', release: '6.12.118', version: parseKernelVersion('6.12.118') } };
+    expect(outcome('secret.syscall.available', e612)).toBe('ENOSYS');
+  });
+
+  it('protection keys: the skip names the CPU feature an arm64 or x86-64 machine lacks', () => {
+    const pku = REQUIREMENTS.pku.check;
+    expect(pku({ ...arm64(4096, '', { CONFIG_ARM64_POE: 'y' }), pku: false, cpuFeatures: ['fp', 'asimd', 'sve'] }).reason).toBe('no memory protection keys: pkey_alloc fails: the CPU has no POE (FEAT_S1POE) (no "poe" in /proc/cpuinfo)');
+    expect(pku({ ...arm64(4096, '', {}), pku: false, cpuFeatures: ['fp', 'poe'] }).reason).toMatch(/built without CONFIG_ARM64_POE/);
+    expect(pku({ ...env, kernel: { ...env.kernel, arch: 'x64' }, pku: false, cpuFeatures: ['fpu', 'sse'] }).reason).toMatch(/the CPU has no PKU \(no "pku" in \/proc\/cpuinfo\)/);
+    expect(REQUIREMENTS.machineCode.check({ ...env, kernel: { ...env.kernel, arch: 'riscv64' } }).reason).toMatch(/x86-64 and arm64; this is riscv64/);
   });
 });

@@ -20,7 +20,7 @@ import type { IsolatedOutcome } from '../lib/conformance/isolate.js';
 import { caps, itIf, requireAll } from './helpers/caps.js';
 
 /** What CI (root, Linux 6.18, no container) has; a skip for one of these fails under MEMSEAL_REQUIRE_ALL=1. */
-const CI_HAS: ReadonlySet<Requirement> = new Set<Requirement>(['root', 'pidns', 'secretmem', 'mseal', 'hugetlb', 'secondProcess', 'ptrace', 'x86_64', 'sh', 'devShm', 'procMemForce', 'ipcLock']);
+const CI_HAS: ReadonlySet<Requirement> = new Set<Requirement>(['root', 'pidns', 'secretmem', 'mseal', 'hugetlb', 'secondProcess', 'ptrace', 'machineCode', 'sh', 'devShm', 'procMemForce', 'ipcLock']);
 
 /** Requirements the independent probe can confirm on this machine. */
 function machineVisiblyHas(r: Requirement): boolean {

@@ -12,15 +12,18 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeCpio } from '../lib/vm/cpio.js';
 import { ConsoleReader, type ConsoleEvent } from '../lib/vm/console.js';
-import { buildInitramfs, defaultInputs, findBusybox, GUEST, hashEntries, INIT_SCRIPT, initramfsEntries, initrdWithConfig, runtimeModules, which } from '../lib/vm/initramfs.js';
+import { buildInitramfs, defaultInputs, findBusybox, GUEST, hashEntries, INIT_SCRIPT, initramfsEntries, runtimeModules, which } from '../lib/vm/initramfs.js';
+import { initrdWithConfig } from '../lib/vm/initrd.js';
 import { findPackageRoot } from '../lib/package-root.js';
-import { compareReleases, configBeside, isKernelSpec, newestPackage, parseKernelSpec, resolveKernel, searchPattern, type Flavour, type KernelPackage, type ToolResult, type ToolRunner } from '../lib/vm/kernels.js';
+import { compareReleases, configBeside, isKernelSpec, newestPackage, parseKernelSpec, resolveKernel, searchPattern, type Flavour, type KernelPackage } from '../lib/vm/kernels.js';
 import { parseLdd, sharedLibraries } from '../lib/vm/ldd.js';
+import type { VmArch } from '../lib/vm/arch.js';
 import { kernelCommandLine, VmError } from '../lib/vm/qemu.js';
 import { runPool } from '../lib/vm/run.js';
 import { createProgress } from '../lib/cli/progress.js';
 import { failureJson, hasFailures, readReportFile } from '../lib/reports.js';
 import { itIf } from './helpers/caps.js';
+import { BACKPORTS_SEARCH, BOOKWORM_SEARCH, calls, fakeApt } from './helpers/fake-apt.js';
 
 const work = mkdtempSync(join(tmpdir(), 'memseal-harness-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -252,42 +255,18 @@ describe('kernel command line', () => {
   });
 });
 
-// --- debian: kernels (lib/vm/kernels.ts), on fixed apt output -----------------------
-
-const BOOKWORM_SEARCH = [
-  'linux-image-6.1.0-9-cloud-amd64-unsigned - Linux 6.1 for x86-64 cloud',
-  'linux-image-6.1.0-57-cloud-amd64-unsigned - Linux 6.1 for x86-64 cloud',
-  'linux-image-6.1.0-57-amd64-unsigned - Linux 6.1 for 64-bit PCs',
-  'linux-image-6.1.0-57-rt-amd64-unsigned - Linux 6.1 for 64-bit PCs, PREEMPT_RT',
-  'linux-image-6.1.0-57-cloud-amd64-dbg - Linux 6.1 for x86-64 cloud (debug symbols)',
-  'linux-image-6.1.0-58-cloud-amd64 - Linux 6.1 for x86-64 cloud (signed)',
-  'linux-image-6.12.9+deb12-cloud-amd64-unsigned - Linux 6.12.9 for x86-64 cloud',
-  'linux-image-6.12.117+deb12-cloud-amd64-unsigned - Linux 6.12.117 for x86-64 cloud',
-  'linux-image-6.12.117+deb12-amd64-unsigned - Linux 6.12.117 for 64-bit PCs',
-  'linux-image-6.12.48+deb12-cloud-amd64-unsigned - Linux 6.12.48 for x86-64 cloud',
-].join('\n');
-
-const BACKPORTS_SEARCH = [
-  'linux-binary-unsigned-7.2.12+deb13-cloud-amd64 - Linux 7.2.12 for x86-64 cloud (unsigned kernel image)',
-  'linux-binary-unsigned-7.3.4+deb13-cloud-amd64 - Linux 7.3.4 for x86-64 cloud (unsigned kernel image)',
-  'linux-binary-unsigned-7.3.4+deb13-amd64 - Linux 7.3.4 for 64-bit PCs (unsigned kernel image)',
-  'linux-binary-unsigned-7.3.4+deb13-rt-amd64 - Linux 7.3.4 for 64-bit PCs (unsigned kernel image)',
-  'linux-binary-unsigned-7.3.10+deb13-cloud-amd64 - Linux 7.3.10 for x86-64 cloud (unsigned kernel image)',
-  'linux-binary-unsigned-7.10.1+deb13-cloud-amd64 - Linux 7.10.1 for x86-64 cloud (unsigned kernel image)',
-  'linux-image-7.3.4+deb13-cloud-amd64-dbg - Linux 7.3.4 for x86-64 cloud (debug symbols)',
-].join('\n');
-
 describe('debian: kernel specs', () => {
   it('parses a series and its archive; refuses what is not one', () => {
-    expect(parseKernelSpec('debian:6.12')).toEqual({ series: '6.12', flavour: 'cloud', archive: 'bookworm' });
-    expect(parseKernelSpec('debian:6.1', 'generic')).toEqual({ series: '6.1', flavour: 'generic', archive: 'bookworm' });
-    expect(parseKernelSpec('debian:7')).toEqual({ series: '7', flavour: 'cloud', archive: 'trixie-backports' });
+    expect(parseKernelSpec('debian:6.12')).toEqual({ series: '6.12', flavour: 'cloud', archive: 'bookworm', arch: 'x86_64' });
+    expect(parseKernelSpec('debian:6.1', 'generic')).toEqual({ series: '6.1', flavour: 'generic', archive: 'bookworm', arch: 'x86_64' });
+    expect(parseKernelSpec('debian:7')).toEqual({ series: '7', flavour: 'cloud', archive: 'trixie-backports', arch: 'x86_64' });
     expect(parseKernelSpec('debian:7.3').archive).toBe('trixie-backports');
     for (const bad of ['debian:', 'debian:latest', 'debian:6.1.0', 'debian:6.x', 'ubuntu:6.8']) {
       expect(() => parseKernelSpec(bad), bad).toThrow(/is not a kernel spec: write debian:SERIES/);
     }
     expect(() => parseKernelSpec('debian:5.10')).toThrow(/pass an older kernel's image path/);
-    expect(() => parseKernelSpec('debian:6.1', 'rt' as Flavour)).toThrow(/--flavour is cloud or generic/);
+    expect(() => parseKernelSpec('debian:6.1', 'rt' as Flavour)).toThrow(/--flavour is cloud, generic, 16k/);
+    expect(() => parseKernelSpec('debian:7', '16k')).toThrow(/--flavour 16k does not exist for x86_64 \(Debian builds cloud, generic kernels for it\)/);
     expect(isKernelSpec('debian:6.1')).toBe(true);
     expect(isKernelSpec('/boot/vmlinuz-6.1')).toBe(false);
   });
@@ -325,65 +304,6 @@ describe('debian: kernel specs', () => {
     expect(configBeside(join(dir, 'boot/vmlinuz-other'))).toBeUndefined();
   });
 });
-
-interface FakeApt {
-  calls: { cmd: string; args: readonly string[]; cwd?: string }[];
-  run: ToolRunner;
-}
-
-/**
- * A stand-in for apt-get, apt-cache and dpkg-deb: `update` succeeds or fails,
- * `search` prints fixed output once the lists exist, `download` writes a .deb
- * named as apt names them, and `dpkg-deb -x` lays out the packaging.
- */
-function fakeApt(o: { update?: 'ok' | 'offline' | 'ENOENT' | 'locked-once'; download?: 'ok' | 'fail' } = {}): FakeApt {
-  const calls: FakeApt['calls'] = [];
-  let locked = o.update === 'locked-once';
-  const ok = (stdout = ''): ToolResult => ({ status: 0, stdout, stderr: '' });
-  const run: ToolRunner = async (cmd, args, options) => {
-    calls.push({ cmd, args, cwd: options.cwd });
-    if (cmd !== 'dpkg-deb' && o.update === 'ENOENT') return { status: null, stdout: '', stderr: '', failure: 'ENOENT' };
-    const words = args.filter((a, i) => a !== '-o' && args[i - 1] !== '-o');
-    const lists = args[args.findIndex((a) => a.startsWith('Dir::State::Lists='))]?.slice('Dir::State::Lists='.length);
-    if (cmd === 'apt-get' && words.includes('update')) {
-      if (locked) {
-        locked = false;
-        return { status: 100, stdout: '', stderr: `E: Could not get lock ${lists}/lock. It is held by process 4242 (apt-get)\n` };
-      }
-      if (o.update === 'offline') return { status: 0, stdout: '', stderr: 'W: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease  Temporary failure resolving deb.debian.org\n' };
-      writeFileSync(join(lists!, 'fake_Packages'), 'x');
-      return ok('Hit:1 http://deb.debian.org/debian bookworm InRelease\n');
-    }
-    if (cmd === 'apt-cache') {
-      if (!existsSync(join(lists!, 'fake_Packages'))) return ok('');
-      return ok(words.includes('^linux-binary-unsigned-7[.]') || words.some((w) => w.startsWith('^linux-binary-unsigned-7')) ? BACKPORTS_SEARCH : BOOKWORM_SEARCH);
-    }
-    if (cmd === 'apt-get' && words.includes('download')) {
-      if (o.download === 'fail') return { status: 100, stdout: '', stderr: 'E: Failed to fetch http://deb.debian.org/... Could not resolve host\n' };
-      for (const name of words.slice(words.indexOf('download') + 1)) writeFileSync(join(options.cwd!, `${name}_1.0-1_amd64.deb`), name);
-      return ok();
-    }
-    if (cmd === 'dpkg-deb' && args[0] === '-x') {
-      const name = readFileSync(args[1]!, 'utf8');
-      const root = args[2]!;
-      let m: RegExpExecArray | null;
-      if ((m = /^linux-image-(.*)-unsigned$/.exec(name))) {
-        mkdirSync(join(root, 'boot'), { recursive: true });
-        writeFileSync(join(root, 'boot', `vmlinuz-${m[1]}`), `image ${m[1]}`);
-        writeFileSync(join(root, 'boot', `config-${m[1]}`), `CONFIG ${m[1]}`);
-      } else if ((m = /^linux-binary-unsigned-(.*)$/.exec(name))) {
-        mkdirSync(join(root, 'usr/lib/modules', m[1]!), { recursive: true });
-        writeFileSync(join(root, 'usr/lib/modules', m[1]!, 'vmlinuz.unsigned'), `image ${m[1]}`);
-      } else if ((m = /^linux-base-(.*)$/.exec(name))) {
-        mkdirSync(join(root, 'usr/lib/modules', m[1]!), { recursive: true });
-        writeFileSync(join(root, 'usr/lib/modules', m[1]!, 'config'), `CONFIG ${m[1]}`);
-      }
-      return ok();
-    }
-    return { status: 1, stdout: '', stderr: `unexpected ${cmd} ${args.join(' ')}` };
-  };
-  return { calls, run };
-}
 
 describe('debian: kernels, fetched through a private apt configuration', () => {
   const keyring = join(work, 'keyring.gpg');
@@ -501,12 +421,6 @@ describe('debian: kernels, fetched through a private apt configuration', () => {
   });
 });
 
-function calls(apt: FakeApt): string[] {
-  return apt.calls.map((c) => {
-    const words = c.args.filter((a, i) => a !== '-o' && c.args[i - 1] !== '-o' && !a.startsWith('-q'));
-    return `${c.cmd} ${words[0]}`;
-  });
-}
 
 // --- several kernels at once: the pool, the progress lines, a column without a report ---
 
@@ -648,9 +562,11 @@ describe('docs/kernel-matrix.yml, the GitHub Actions matrix the README points to
     expect(yml).toContain('args+=(--report "$f")');
     expect(calls.some((c) => c.startsWith('memseal diff '))).toBe(true);
     // Every kernel in the matrix is a spec memseal accepts, and the diff reads artifacts the matrix makes.
-    const entries = [...yml.matchAll(/- \{ name: '([^']+)', kernel: '([^']+)', append: '([^']*)'(?:, flavour: (\w+))? \}/g)];
+    const entries = [...yml.matchAll(/- \{ name: '([^']+)', kernel: '([^']+)', append: '([^']*)'(?:, flavour: (\w+))?(?:, arch: (\w+))? \}/g)];
     expect(entries.length).toBeGreaterThanOrEqual(4);
-    for (const [, , kernel, , flavour] of entries) expect(() => parseKernelSpec(`debian:${kernel}`, (flavour ?? 'cloud') as Flavour)).not.toThrow();
+    for (const [, , kernel, , flavour, arch] of entries) expect(() => parseKernelSpec(`debian:${kernel}`, (flavour ?? 'cloud') as Flavour, (arch ?? 'x86_64') as VmArch)).not.toThrow();
+    // The arm64 kernels CI boots, as jobs of their own.
+    expect(entries.filter((e) => e[5] === 'arm64').map((e) => `${e[2]} ${e[4]}`)).toEqual(['6.1 cloud', '6.12 cloud', '7 cloud', '7 16k']);
     const names = entries.map((e) => e[1]);
     expect(names).toContain('6.1-secretmem');
     for (const [, name] of yml.matchAll(/reports\/report-([^/*]+)\/report\.json/g)) expect(names).toContain(name);

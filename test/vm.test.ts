@@ -367,7 +367,7 @@ describe('memseal vm errors that need no boot', () => {
     expect(memseal(['vm', '--kernel', 'a', '--memory', 'lots']).stderr).toMatch(/--memory must be a number/);
     expect(memseal(['vm', '--kernel', 'a', '--accel', 'hvf']).stderr).toMatch(/--accel is auto, kvm or tcg/);
     expect(memseal(['vm', '--kernel', 'a', '--append', 'x -- y']).stderr).toMatch(/must not contain '--'/);
-    expect(memseal(['vm', '--kernel', 'debian:6.1', '--flavour', 'rt']).stderr).toMatch(/--flavour is cloud or generic/);
+    expect(memseal(['vm', '--kernel', 'debian:6.1', '--flavour', 'rt']).stderr).toMatch(/--flavour is cloud, generic, 16k/);
     expect(memseal(['vm', '--kernel', 'debian:latest']).stderr).toMatch(/is not a kernel spec: write debian:SERIES/);
     expect(memseal(['vm', '--kernel', 'a', '--kernel', 'b', '--config', 'x', '--config', 'y', '--config', 'z']).stderr).toMatch(/give --config once/);
     expect(memseal(['vm', '--fetch', '--host']).stderr).toMatch(/--fetch needs a --kernel/);

@@ -1,6 +1,6 @@
 /**
- * `memseal vm --kernel IMAGE|debian:SERIES [--kernel ...] [--flavour cloud|generic]
- *  [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S]
+ * `memseal vm --kernel IMAGE|debian:SERIES [--kernel ...] [--arch x86_64|arm64]
+ *  [--flavour cloud|generic|16k] [--node PATH] [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S]
  *  [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--fetch] [--json]
  *  [--quiet] [-- MEMSEAL-ARGS...]`
  *
@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { failureJson, hasFailures, readReport, readReportFile, type Report } from '../reports.js';
 import { accelFromEnv, type AccelChoice } from '../vm/accel.js';
-import { FLAVOURS, isKernelSpec, parseKernelSpec, resolveKernel, type Flavour } from '../vm/kernels.js';
+import { archOf, FLAVOURS, isHostArch, VM_ARCHES, type ArchDescription } from '../vm/arch.js';
+import { isKernelSpec, parseKernelSpec, resolveKernel, type Flavour } from '../vm/kernels.js';
 import { nodeCommand } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
 import { kernelCommandLine, VmError } from '../vm/qemu.js';
@@ -25,67 +26,15 @@ import { buildKselftestImage } from '../vm/kselftest-guest.js';
 import type { Initramfs } from '../vm/initramfs.js';
 import { DEFAULT_RUNNER_ARGS, kselftestAnswer } from './vm-kselftest.js';
 import { createProgress } from './progress.js';
-import { VM_EXIT_HELP } from './exit.js';
 import { painter } from '../format.js';
 import { useColour } from './format.js';
 import { renderMatrix, renderReport } from './matrix.js';
 import { renderProbe } from './probe.js';
 import type { ProbeReport } from '../probe.js';
 
-export const VM_USAGE =
-  'vm --kernel IMAGE|debian:SERIES [--kernel ...] [--flavour cloud|generic] [--jobs N] [--append ARGS ...] [--config FILE ...] [--memory MB] [--timeout S] [--accel auto|kvm|tcg] [--host] [--report FILE ...] [--kselftest FILE [--runner DIR]] [--fetch] [--json] [--quiet] [-- MEMSEAL-ARGS]';
+import { VM_HELP, VM_USAGE } from './vm-help.js';
 
-export const VM_HELP = `Usage: memseal ${VM_USAGE}
-
-Boots each kernel image with qemu-system-x86_64 (KVM when it works, TCG
-otherwise) on an initramfs holding busybox, this node and the memseal
-package, runs memseal there and reads its JSON report back from the serial
-console. Several kernels (or --host, or --report files) make a matrix: cases
-as rows, kernels as columns; a kernel that gave no report (no boot, a panic,
-a hang) is a column of errors with the reason below the table.
-
-  --kernel K       a bzImage/vmlinuz to boot, or debian:SERIES (debian:6.1,
-                   debian:6.12, debian:7, debian:7.3): the newest Debian kernel
-                   of that series, fetched with apt into the cache; repeat for
-                   a matrix (the same kernel twice with two --append is fine)
-  --flavour F      the flavour of debian: kernels: cloud (default) or generic
-  --append ARGS    extra kernel arguments (e.g. secretmem.enable=1): once for
-                   every kernel, or once per --kernel in the same order
-  --config FILE    the kernel's configuration, shown to the guest as
-                   /boot/config-$(uname -r): once, or once per --kernel
-                   (default: the one fetched with a debian: kernel, or the
-                   config-RELEASE / config file beside the image)
-  --jobs N, -j N   boot up to N kernels at once (default: the CPUs available,
-                   ${availableParallelism()} here); each has its own progress line
-  --memory MB      guest memory (default 1024)
-  --timeout S      seconds a boot may take before qemu is killed (default 300
-                   under KVM, 900 under TCG, whose guest also gets its case time
-                   limits scaled: MEMSEAL_CONFORM_TIME_SCALE=6)
-  --accel A        auto (default; $MEMSEAL_VM_ACCEL), kvm or tcg
-  --host           add a column for this machine
-  --report FILE    add a column from a saved report (memseal ... --json)
-  --kselftest FILE boot a guest of busybox and the kselftest collection FILE
-                   (memseal kselftest) unpacked in /opt/kselftests/default-in-kernel instead,
-                   with no node and no glibc, and run the kernel's
-                   run_kselftest.sh there (default -c memseal; other runner
-                   arguments after --); prints the runner's output, or with
-                   --json its result and each case's KTAP verdict
-  --runner DIR     where run_kselftest.sh and kselftest/ are when FILE lacks
-                   them: a kselftest install or a kernel's tools/testing/selftests
-  --fetch          only fetch the kernels: print each image's path, boot none
-  --json           print the report (several: an array) with a "vm" object;
-                   a kernel without a report: {"error": {"code", "message"}}
-  --quiet          no progress on stderr
-  -- ARGS          the memseal command to run in the guest (default: ${DEFAULT_GUEST_COMMAND.join(' ')})
-
-Images, debian: kernels and the private apt configuration that fetches
-them (its own sources.list, lists and cache; the system's apt sources are
-never read or changed; any user can fetch) are cached under
-$MEMSEAL_CACHE_DIR, else $XDG_CACHE_HOME/memseal, else ~/.cache/memseal.
-debian: kernels need apt-get, dpkg-deb and Debian's archive keyring
-(package debian-archive-keyring); elsewhere, pass an image path.
-
-${VM_EXIT_HELP}`;
+export { VM_HELP, VM_USAGE };
 
 class UsageError extends Error {}
 
@@ -146,7 +95,9 @@ interface Plan {
   kernels: string[];
   appends: string[];
   configs: (string | undefined)[];
-  flavour: Flavour;
+  arch: ArchDescription;
+  node: string | undefined;
+  flavours: Flavour[];
   fetchOnly: boolean;
   jobs: number;
   memory: number;
@@ -176,7 +127,9 @@ function parsePlan(argv: string[]): Plan | 'help' {
       kernel: { type: 'string', multiple: true, default: [] },
       append: { type: 'string', multiple: true, default: [] },
       config: { type: 'string', multiple: true, default: [] },
-      flavour: { type: 'string', default: 'cloud' },
+      flavour: { type: 'string', multiple: true, default: [] },
+      arch: { type: 'string', default: 'x86_64' },
+      node: { type: 'string' },
       fetch: { type: 'boolean', default: false },
       jobs: { type: 'string', short: 'j' },
       memory: { type: 'string' },
@@ -194,6 +147,10 @@ function parsePlan(argv: string[]): Plan | 'help' {
   });
   if (values.help) return 'help';
   const command = command0 ?? (values.kselftest !== undefined ? DEFAULT_RUNNER_ARGS : DEFAULT_GUEST_COMMAND);
+  if (!(VM_ARCHES as readonly string[]).includes(values.arch)) throw new UsageError(`--arch is ${VM_ARCHES.join(' or ')} (got ${JSON.stringify(values.arch)})`);
+  const arch = archOf(values.arch);
+  // The kselftest guest is this machine's busybox and a collection built here.
+  if (values.kselftest !== undefined && !isHostArch(arch)) throw new UsageError(`--kselftest boots guests of this machine's architecture only (its busybox and collection), not --arch ${arch.name}`);
   const image = values.kselftest === undefined ? undefined : kselftestImage(values.kselftest, values.runner, values);
   if (values.kselftest === undefined && values.runner !== undefined) throw new UsageError('--runner goes with --kselftest FILE');
   if (values.kernel.length + values.report.length === 0 && !values.host) throw new UsageError('name a kernel image with --kernel');
@@ -202,13 +159,16 @@ function parsePlan(argv: string[]): Plan | 'help' {
   if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new UsageError(`--accel is auto, kvm or tcg (got ${JSON.stringify(accel)})`);
   const appends = perKernel('append', values.kernel, values.append, '');
   const configs = perKernel<string | undefined>('config', values.kernel, values.config, undefined);
-  const flavour = values.flavour as Flavour;
-  if (!FLAVOURS.includes(flavour)) throw new UsageError(`--flavour is cloud or generic (got ${JSON.stringify(values.flavour)})`);
-  // A malformed debian: spec is a usage error, found before any download.
-  for (const k of values.kernel) if (isKernelSpec(k)) parseKernelSpec(k, flavour);
+  const flavours = perKernel('flavour', values.kernel, values.flavour, 'cloud') as Flavour[];
+  for (const f of values.flavour) if (!(FLAVOURS as readonly string[]).includes(f)) throw new UsageError(`--flavour is ${FLAVOURS.join(', ')} (got ${JSON.stringify(f)})`);
+  // A malformed debian: spec (or a flavour the architecture lacks) is a usage error, found before any download.
+  values.kernel.forEach((k, i) => {
+    if (isKernelSpec(k)) parseKernelSpec(k, flavours[i], arch.name);
+  });
+  if (values.node !== undefined && !isFile(values.node)) throw new UsageError(`--node ${values.node} does not exist`);
   if (values.fetch && values.kernel.length === 0) throw new UsageError('--fetch needs a --kernel');
   // Arguments that cannot travel on a kernel command line are usage errors, found before any boot.
-  for (const append of new Set(appends)) kernelCommandLine(append, [command]);
+  for (const append of new Set(appends)) kernelCommandLine(append, [command], arch);
   // Numbers first, so each usage error names the option at fault.
   const jobs = Math.floor(positiveNumber('jobs', values.jobs, availableParallelism(), 1));
   const memory = positiveNumber('memory', values.memory, 1024, 128);
@@ -230,7 +190,9 @@ function parsePlan(argv: string[]): Plan | 'help' {
     kernels: values.kernel,
     appends,
     configs,
-    flavour,
+    arch,
+    node: values.node,
+    flavours,
     fetchOnly: values.fetch,
     jobs,
     memory,
@@ -255,9 +217,10 @@ function kselftestImage(file: string, runner: string | undefined, values: { host
   }
 }
 
-/** A kernel's column title: the kernel as given, and its boot arguments. */
-function kernelTitle(kernel: string, append: string): string {
-  return `${kernel}${append ? ` ${append}` : ''}`;
+/** A kernel's column title: the kernel as given, its architecture when not x86-64, and its boot arguments. */
+function kernelTitle(kernel: string, append: string, arch: ArchDescription, flavour: Flavour): string {
+  const what = [...(arch.name === 'x86_64' ? [] : [arch.name]), ...(flavour === 'cloud' || !isKernelSpec(kernel) ? [] : [flavour])];
+  return `${kernel}${what.length > 0 ? ` (${what.join(', ')})` : ''}${append ? ` ${append}` : ''}`;
 }
 
 /**
@@ -267,7 +230,7 @@ function kernelTitle(kernel: string, append: string): string {
  */
 async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean }> {
   const paintErr = painter(useColour(process.stderr));
-  const titles = plan.kernels.map((k, i) => kernelTitle(k, plan.appends[i]!));
+  const titles = plan.kernels.map((k, i) => kernelTitle(k, plan.appends[i]!, plan.arch, plan.flavours[i]!));
   const board = plan.quiet ? undefined : createProgress({ prefix: paintErr('dim', 'memseal vm:'), titles });
   const columns: Column[] = [];
   if (plan.host) columns.push(hostColumn(plan.command));
@@ -277,7 +240,9 @@ async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean 
     try {
       const run = await runInVm({
         kernel,
-        flavour: plan.flavour,
+        arch: plan.arch.name,
+        node: plan.node,
+        flavour: plan.flavours[i],
         config: plan.configs[i],
         append,
         memoryMiB: plan.memory,
@@ -316,9 +281,13 @@ async function gather(plan: Plan): Promise<{ columns: Column[]; failed: boolean 
 async function fetchOnly(plan: Plan): Promise<number> {
   const progress = plan.quiet ? undefined : (line: string): void => void process.stderr.write(`memseal vm: ${line}\n`);
   let status = 0;
-  for (const kernel of [...new Set(plan.kernels)]) {
+  const seen = new Set<string>();
+  for (const [i, kernel] of plan.kernels.entries()) {
+    const flavour = plan.flavours[i]!;
+    if (seen.has(`${kernel} ${flavour}`)) continue;
+    seen.add(`${kernel} ${flavour}`);
     try {
-      const image = isKernelSpec(kernel) ? (await resolveKernel(kernel, { flavour: plan.flavour, progress })).image : kernel;
+      const image = isKernelSpec(kernel) ? (await resolveKernel(kernel, { flavour, arch: plan.arch.name, progress })).image : kernel;
       process.stdout.write(`${image}\n`);
     } catch (err) {
       if (!(err instanceof VmError)) throw err;

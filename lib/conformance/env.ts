@@ -10,6 +10,7 @@ import { binding } from '../binding.js';
 import { PAGE_SIZE } from '../constants.js';
 import { SyscallError } from '../errors.js';
 import { kernelConfig, kernelRelease, kernelVersion, memfdNoexecSysctl, procStatusField, readSmallFile } from '../kernel.js';
+import { DIRECT_MAP_OPTIONS } from '../direct-map.js';
 import { probe } from '../probe.js';
 import { nodeFiles } from '../node-self.js';
 import { childScript } from './context.js';
@@ -103,6 +104,8 @@ export const CONFIG_OPTIONS: readonly string[] = [
   'CONFIG_HIBERNATION',
   'CONFIG_UPROBES',
   'CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS',
+  'CONFIG_ARM64_POE',
+  ...DIRECT_MAP_OPTIONS,
   'CONFIG_TMPFS_POSIX_ACL',
 ];
 
@@ -110,7 +113,13 @@ function configFacts(): ConformanceEnv['config'] {
   const cfg = kernelConfig();
   const options: Record<string, string> = {};
   if (cfg !== undefined) for (const name of CONFIG_OPTIONS) if (cfg.options.has(name)) options[name] = cfg.options.get(name)!;
-  return { source: cfg?.source ?? null, options };
+  return { source: cfg?.source ?? null, options, unset: cfg === undefined ? [] : CONFIG_OPTIONS.filter((name) => cfg.unset.has(name)) };
+}
+
+/** The CPU's feature words: /proc/cpuinfo's "flags" (x86) or "Features" (arm64) line of the first CPU. */
+function cpuFeatures(): string[] | null {
+  const line = /^(flags|Features)\s*:(.*)$/m.exec(readSmallFile('/proc/cpuinfo') ?? '');
+  return line === null ? null : line[2]!.trim().split(/\s+/);
 }
 
 /** THP built in, and the bracketed choice of shmem_enabled ("always within_size advise [never] deny force"). */
@@ -210,6 +219,7 @@ export function gatherEnv(): ConformanceEnv {
     policy,
     hugepages: { free: p.hugepages.free, sizeKiB: p.hugepages.sizeKiB },
     pku: pkuWorks(),
+    cpuFeatures: cpuFeatures(),
     cmdline,
     sh: existsSync('/bin/sh'),
     devShmTmpfs: devShmIsTmpfs(),

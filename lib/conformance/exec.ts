@@ -13,16 +13,26 @@ const MT = SRC.memfdTest;
 const DOC = (section: string): Source => SRC.doc('userspace-api/mfd_noexec.rst', section);
 const MEMFD_C = (fn: string): Source => SRC.code('mm/memfd.c', fn);
 
+/** The machine code of exit(42) per architecture (the ELF e_machine, the instructions, the loader's page alignment). */
+const EXIT_42: Readonly<Record<string, { machine: number; code: readonly number[]; align: bigint }>> = {
+  // mov edi, 42; mov eax, 60 (exit); syscall
+  x64: { machine: 0x3e, code: [0xbf, 42, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x0f, 0x05], align: 0x1000n },
+  // movz x0, #42; movz x8, #93 (exit); svc #0; 64 KiB alignment, as arm64's linkers use (any page size loads it)
+  arm64: { machine: 0xb7, code: [0x40, 0x05, 0x80, 0xd2, 0xa8, 0x0b, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4], align: 0x10000n },
+};
+
 /**
- * A minimal static x86-64 ELF executable: exit(42). 132 bytes: the ELF
- * header, one PT_LOAD program header mapping the file at 0x400000, and
- * `mov edi, 42; mov eax, 60 (exit); syscall`.
+ * A minimal static ELF executable for this machine (x86-64 or arm64):
+ * exit(42). 132 bytes: the ELF header, one PT_LOAD program header mapping
+ * the file at 0x400000, and the three instructions of exit(42).
  */
-export function exit42Elf(): Buffer {
+export function exit42Elf(arch: string = process.arch): Buffer {
+  const m = EXIT_42[arch];
+  if (m === undefined) throw new Error(`memseal carries no machine code for ${arch}`);
   const b = Buffer.alloc(132);
   Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]).copy(b, 0); // ELF, 64-bit, little endian, version 1
   b.writeUInt16LE(2, 16); // ET_EXEC
-  b.writeUInt16LE(0x3e, 18); // EM_X86_64
+  b.writeUInt16LE(m.machine, 18); // EM_X86_64, EM_AARCH64
   b.writeUInt32LE(1, 20); // EV_CURRENT
   b.writeBigUInt64LE(0x400078n, 24); // entry: the code after the headers
   b.writeBigUInt64LE(64n, 32); // program headers at 64
@@ -35,8 +45,8 @@ export function exit42Elf(): Buffer {
   b.writeBigUInt64LE(0x400000n, 88); // paddr
   b.writeBigUInt64LE(132n, 96); // filesz
   b.writeBigUInt64LE(132n, 104); // memsz
-  b.writeBigUInt64LE(0x1000n, 112); // align
-  Buffer.from([0xbf, 42, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x0f, 0x05]).copy(b, 120);
+  b.writeBigUInt64LE(m.align, 112); // align
+  Buffer.from(m.code).copy(b, 120);
   return b;
 }
 
@@ -286,7 +296,7 @@ const execCases: Case[] = [
     title: 'execveat(AT_EMPTY_PATH) of a MFD_NOEXEC_SEAL memfd fails with EACCES, also for root',
     family: 'exec',
     isolation: 'child',
-    requires: ['secondProcess'],
+    requires: ['secondProcess', 'machineCode'],
     syscalls: ['execveat'],
     source: [SRC.man('man2/execve.2', 'ERRORS: EACCES (execute permission is denied)'), DOC('MFD_NOEXEC_SEAL: the memfd cannot be executed'), SRC.observed('execveat EACCES')],
     expect: [{ since: '6.3', outcome: 'EACCES' }],
@@ -300,7 +310,7 @@ const execCases: Case[] = [
     title: 'execveat(AT_EMPTY_PATH) runs an ELF held in a MFD_EXEC memfd',
     family: 'exec',
     isolation: 'child',
-    requires: ['secondProcess', 'x86_64'],
+    requires: ['secondProcess', 'machineCode'],
     syscalls: ['execveat'],
     source: [SRC.man('man3/fexecve.3', 'DESCRIPTION'), SRC.man('man2/memfd_create.2', 'NOTES: executing a memfd'), SRC.observed('exit 42')],
     expect: withExec('exit 42'),
@@ -314,7 +324,7 @@ const execCases: Case[] = [
     title: 'a MFD_EXEC memfd sealed against change (F_SEAL_EXEC | WRITE | GROW | SHRINK | SEAL) still executes',
     family: 'exec',
     isolation: 'child',
-    requires: ['secondProcess', 'x86_64'],
+    requires: ['secondProcess', 'machineCode'],
     syscalls: ['execveat'],
     source: [SRC.man('man3/fexecve.3', 'DESCRIPTION'), SRC.lkml('runc CVE-2019-5736 mitigation: execute a sealed memfd copy'), SRC.observed('execveat(AT_EMPTY_PATH) of a sealed MFD_EXEC memfd')],
     expect: withExec('seals=0x3f exit 42'),
@@ -332,7 +342,7 @@ const execCases: Case[] = [
     title: 'a MFD_EXEC memfd fchmod()ed to 0644 can no longer be executed (EACCES)',
     family: 'exec',
     isolation: 'child',
-    requires: ['secondProcess'],
+    requires: ['secondProcess', 'machineCode'],
     syscalls: ['execveat'],
     source: [SRC.man('man2/execve.2', 'ERRORS: EACCES'), SRC.observed('execveat(AT_EMPTY_PATH) after fchmod(0666)')],
     expect: withExec('EACCES'),

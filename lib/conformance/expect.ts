@@ -2,6 +2,7 @@
  * Which expectation applies to the running system, what a case's
  * requirements need, and how an observed outcome becomes a status.
  */
+import { directMap } from '../direct-map.js';
 import { compareVersions, parseKernelVersion, type KernelVersion } from '../kernel.js';
 import { lowAddressCheck } from './low-address.js';
 import type {
@@ -59,7 +60,22 @@ function conditionHolds(condition: Condition, env: ConformanceEnv): boolean {
       return shmemHuge(env);
     case 'no-shmem-huge':
       return !shmemHuge(env);
+    case 'x86_64':
+      return env.kernel.arch === 'x64';
+    case 'arm64':
+      return env.kernel.arch === 'arm64';
+    case 'arm64-4k':
+      return env.kernel.arch === 'arm64' && env.pageSize === 4096;
+    case 'arm64-16k':
+      return env.kernel.arch === 'arm64' && env.pageSize === 16384;
+    case 'direct-map-fixed':
+      return directMapOf(env).changeable === false;
   }
+}
+
+/** Whether the running kernel can change its direct map (memfd_secret needs it), from the boot options and configuration. */
+export function directMapOf(env: ConformanceEnv): ReturnType<typeof directMap> {
+  return directMap({ arch: env.kernel.arch, cmdline: env.cmdline, config: env.config.source === null ? null : env.config });
 }
 
 /** The internal shmem mount may use huge pages: THP built in and shmem_enabled neither "never" nor "deny". */
@@ -199,8 +215,11 @@ export const REQUIREMENTS: Readonly<Record<Requirement, { describe: string; chec
       return r.ok ? ok() : skip(r.reason ?? 'cannot map address 0');
     },
   },
-  pku: { describe: 'memory protection keys', check: (env) => (env.pku ? ok() : skip('no memory protection keys (pkey_alloc fails: CPU without PKU)')) },
-  x86_64: { describe: 'x86-64', check: (env) => (env.kernel.arch === 'x64' ? ok() : skip(`the case carries x86-64 machine code; this is ${env.kernel.arch}`)) },
+  pku: { describe: 'memory protection keys (x86 PKU, arm64 POE)', check: (env) => (env.pku ? ok() : skip(`no memory protection keys: ${whyNoPkeys(env)}`)) },
+  machineCode: {
+    describe: 'an architecture the catalog has machine code for (x86-64, arm64)',
+    check: (env) => (env.kernel.arch === 'x64' || env.kernel.arch === 'arm64' ? ok() : skip(`the catalog carries machine code for x86-64 and arm64; this is ${env.kernel.arch}`)),
+  },
   sh: { describe: '/bin/sh', check: (env) => (env.sh ? ok() : skip('no /bin/sh to interpret a script')) },
   devShm: { describe: 'a tmpfs at /dev/shm', check: (env) => (env.devShmTmpfs ? ok() : skip('no tmpfs mounted at /dev/shm')) },
   sysmapSealed: {
@@ -253,6 +272,21 @@ export const REQUIREMENTS: Readonly<Record<Requirement, { describe: string; chec
     },
   },
 };
+
+/**
+ * Why pkey_alloc fails: the CPU lacks the feature (x86 PKU: "pku" in
+ * /proc/cpuinfo's flags; arm64 POE, FEAT_S1POE: "poe" in its Features), or
+ * the kernel was built without it (X86_INTEL_MEMORY_PROTECTION_KEYS,
+ * ARM64_POE) or switched it off.
+ */
+function whyNoPkeys(env: ConformanceEnv): string {
+  const [feature, flag, option] =
+    env.kernel.arch === 'arm64' ? ['POE (FEAT_S1POE)', 'poe', 'CONFIG_ARM64_POE'] : env.kernel.arch === 'x64' ? ['PKU', 'pku', 'CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS'] : [undefined, undefined, undefined];
+  if (feature === undefined) return `pkey_alloc fails (${env.kernel.arch})`;
+  if (env.cpuFeatures !== null && !env.cpuFeatures.includes(flag!)) return `pkey_alloc fails: the CPU has no ${feature} (no "${flag}" in /proc/cpuinfo)`;
+  if (env.config.source !== null && env.config.options[option!] !== 'y') return `pkey_alloc fails: the kernel is built without ${option} (${env.config.source})`;
+  return `pkey_alloc fails although the CPU has ${feature}${env.cpuFeatures === null ? ' (/proc/cpuinfo unreadable)' : ''}: switched off at boot?`;
+}
 
 /** The first unmet requirement of `c`, or undefined. */
 export function unmetRequirement(c: Case, env: ConformanceEnv): RequirementCheck | undefined {

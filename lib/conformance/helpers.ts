@@ -5,7 +5,7 @@
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { SyscallError } from '../errors.js';
-import type { CaseContext, Source } from './types.js';
+import type { CaseContext, Expectation, Source } from './types.js';
 
 /** 'ok' when `fn` returns, the errno name when it throws a SyscallError; anything else propagates. */
 export function errno(fn: () => unknown): string {
@@ -105,14 +105,24 @@ export function pwrite(ctx: CaseContext, fd: number, data: Uint8Array, position:
   return errno(() => ctx.b.write(fd, data, 0, data.length, position));
 }
 
-/** A byte count or the errno name. */
-export function pwriteCount(ctx: CaseContext, fd: number, data: Uint8Array, position: number): string {
-  const n = attempt(() => ctx.b.write(fd, data, 0, data.length, position));
-  return String(n);
+/**
+ * A byte count in pages of this machine (`2*page`) when it is a whole
+ * number of them, else in bytes: outcomes then read the same on 4 KiB and
+ * 16 KiB pages.
+ */
+export function inPages(ctx: CaseContext, bytes: number): string {
+  return bytes !== 0 && bytes % ctx.page === 0 ? `${bytes / ctx.page}*page` : String(bytes);
 }
 
-export function size(ctx: CaseContext, fd: number): number {
-  return ctx.b.fstat(fd).size;
+/** The count a pwrite returned, in pages (inPages), or the errno name. */
+export function pwriteCount(ctx: CaseContext, fd: number, data: Uint8Array, position: number): string {
+  const n = attempt(() => ctx.b.write(fd, data, 0, data.length, position));
+  return typeof n === 'number' ? inPages(ctx, n) : n;
+}
+
+/** The file's size, in pages (inPages). */
+export function size(ctx: CaseContext, fd: number): string {
+  return inPages(ctx, ctx.b.fstat(fd).size);
 }
 
 /** The link text of /proc/self/fd/N. */
@@ -183,3 +193,8 @@ export const SRC = {
   /** Measured by memseal on another kernel (the VM tests boot Debian's 6.1 cloud kernel). */
   observedOn: (kernel: string, what: string): Source => ({ kind: 'observed', path: `${kernel} x86-64 (memseal vm)`, test: what }),
 };
+
+/** The same ranges for one architecture only: an outcome in its own flag bits, page sizes or mappings. */
+export function byArch(ranges: readonly Expectation[], condition: 'x86_64' | 'arm64' | 'arm64-4k' | 'arm64-16k'): Expectation[] {
+  return ranges.map((e) => ({ ...e, condition }));
+}

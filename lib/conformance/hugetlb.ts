@@ -4,7 +4,7 @@
  * the exec flags there, and the F_SEAL_EXEC gap in hugetlbfs's chmod.
  */
 import { existsSync } from 'node:fs';
-import { addSeals, attempt, errno, hex, kv, modeOf, SRC } from './helpers.js';
+import { addSeals, attempt, byArch, errno, hex, kv, modeOf, SRC } from './helpers.js';
 import type { Case, CaseContext, Expectation, Source } from './types.js';
 
 const MAN = (section: string): Source => SRC.man('man2/memfd_create.2', section);
@@ -21,6 +21,20 @@ export function hugeSize(ctx: CaseContext): number {
 function hugeFlag(ctx: CaseContext, log2: number): number {
   return ((log2 << ctx.c.MFD_HUGE_SHIFT!) | ctx.c.MFD_HUGETLB!) >>> 0;
 }
+
+/** memfd_create with MFD_HUGETLB of 2^log2 bytes: ok, or the errno name. */
+function hugeCreate(ctx: CaseContext, log2: number): string {
+  return errno(() => ctx.fd(ctx.b.memfdCreate('h', hugeFlag(ctx, log2))));
+}
+
+/**
+ * arm64's huge page sizes (arch/arm64/mm/hugetlbpage.c, hugetlbpage_init, 6.1
+ * to 7.3): PUD (1 GiB, 4 KiB pages only: pud_sect_supported()), contiguous
+ * PMD, PMD and contiguous PTE: 1 GiB, 32 MiB, 2 MiB and 64 KiB with 4 KiB
+ * pages; 1 GiB, 32 MiB and 2 MiB with 16 KiB pages (CONFIG_ARM64_CONT_PTE_SHIFT,
+ * CONFIG_ARM64_CONT_PMD_SHIFT).
+ */
+const ARM64_HSTATES = SRC.code('arch/arm64/mm/hugetlbpage.c', 'hugetlbpage_init: PUD (4K pages only), CONT_PMD, PMD, CONT_PTE hstates');
 
 /** A hugetlb memfd (MFD_HUGETLB | MFD_CLOEXEC | extra), closed when the case ends. */
 export function huge(ctx: CaseContext, extra = 0): number {
@@ -70,24 +84,34 @@ export const cases: readonly Case[] = [
   },
   hugeCase({
     id: 'hugetlb.flags.unsupported-size',
-    title: 'page sizes the machine does not offer (64 KiB, 16 GiB on x86-64) are refused with ENODEV',
-    requires: ['x86_64'],
-    source: [LTP4('MFD_HUGE_64KB ... MFD_HUGE_16GB'), HUGETLBFS('hugetlb_file_setup: no hstate -> ENODEV')],
-    expect: [{ since: '4.14', outcome: '64k=ENODEV 16g=ENODEV' }],
-    run: (ctx) => kv({ '64k': errno(() => ctx.fd(ctx.b.memfdCreate('h', hugeFlag(ctx, 16)))), '16g': errno(() => ctx.fd(ctx.b.memfdCreate('h', hugeFlag(ctx, 34)))) }),
+    title: 'page sizes the machine does not offer are refused with ENODEV (x86-64: 64 KiB, 16 GiB; arm64 with 4 KiB pages: 16 KiB, 16 GiB; with 16 KiB pages: 64 KiB, 16 GiB)',
+    requires: ['machineCode'],
+    source: [LTP4('MFD_HUGE_64KB ... MFD_HUGE_16GB'), HUGETLBFS('hugetlb_file_setup: no hstate -> ENODEV'), ARM64_HSTATES],
+    expect: [
+      ...byArch([{ since: '4.14', outcome: '64k=ENODEV 16g=ENODEV' }], 'x86_64'),
+      ...byArch([{ since: '4.14', outcome: '16k=ENODEV 16g=ENODEV' }], 'arm64-4k'),
+      ...byArch([{ since: '4.14', outcome: '64k=ENODEV 16g=ENODEV' }], 'arm64-16k'),
+    ],
+    run: (ctx) => {
+      const small = ctx.env.kernel.arch === 'arm64' && ctx.page === 4096 ? 14 : 16;
+      return kv({ [`${1 << (small - 10)}k`]: hugeCreate(ctx, small), '16g': hugeCreate(ctx, 34) });
+    },
   }),
   hugeCase({
     id: 'hugetlb.flags.offered-sizes',
-    title: 'MFD_HUGE_2MB works; MFD_HUGE_1GB works exactly when the 1 GiB hstate exists (sysfs hugepages-1048576kB)',
-    requires: ['x86_64'],
-    source: [LTP4('MFD_HUGE_2MB, MFD_HUGE_1GB'), MAN('MFD_HUGE_2MB, MFD_HUGE_1GB')],
-    expect: [{ since: '4.14', outcome: ['2m=ok 1g=ok hstate-1g=true', '2m=ok 1g=ENODEV hstate-1g=false'] }],
+    title: 'each huge page size the architecture offers works (x86-64: 2 MiB, and 1 GiB exactly when the 1 GiB hstate exists; arm64: its four sizes with 4 KiB pages, three with 16 KiB)',
+    requires: ['machineCode'],
+    source: [LTP4('MFD_HUGE_2MB, MFD_HUGE_1GB'), MAN('MFD_HUGE_2MB, MFD_HUGE_1GB'), ARM64_HSTATES],
+    expect: [
+      // 1 GiB pages need the CPU's pdpe1gb (X86_FEATURE_GBPAGES): the hstate's sysfs folder says whether it is there.
+      ...byArch([{ since: '4.14', outcome: ['2m=ok 1g=ok hstate-1g=true', '2m=ok 1g=ENODEV hstate-1g=false'] }], 'x86_64'),
+      ...byArch([{ since: '4.14', outcome: '64k=ok 2m=ok 32m=ok 1g=ok' }], 'arm64-4k'),
+      ...byArch([{ since: '4.14', outcome: '64k=ENODEV 2m=ok 32m=ok 1g=ok' }], 'arm64-16k'),
+    ],
     run: (ctx) =>
-      kv({
-        '2m': errno(() => ctx.fd(ctx.b.memfdCreate('h', hugeFlag(ctx, 21)))),
-        '1g': errno(() => ctx.fd(ctx.b.memfdCreate('h', hugeFlag(ctx, 30)))),
-        'hstate-1g': existsSync('/sys/kernel/mm/hugepages/hugepages-1048576kB'),
-      }),
+      ctx.env.kernel.arch === 'arm64'
+        ? kv({ '64k': hugeCreate(ctx, 16), '2m': hugeCreate(ctx, 21), '32m': hugeCreate(ctx, 25), '1g': hugeCreate(ctx, 30) })
+        : kv({ '2m': hugeCreate(ctx, 21), '1g': hugeCreate(ctx, 30), 'hstate-1g': existsSync('/sys/kernel/mm/hugepages/hugepages-1048576kB') }),
   }),
   hugeCase({
     id: 'hugetlb.io.write',

@@ -4,7 +4,7 @@
  */
 import { openSync, constants as fsConstants } from 'node:fs';
 import { nodeCommand } from '../node-self.js';
-import { attempt, errno, errnoName, fdLink, hex, kv, mapFd, memfd, modeOf, SRC } from './helpers.js';
+import { attempt, byArch, errno, errnoName, fdLink, hex, kv, mapFd, memfd, modeOf, SRC } from './helpers.js';
 import type { Case, Expectation } from './types.js';
 
 const MT = SRC.memfdTest;
@@ -157,12 +157,16 @@ export const cases: readonly Case[] = [
   },
   {
     id: 'memfd.fd.status-flags',
-    title: 'the descriptor is O_RDWR | O_LARGEFILE (F_GETFL 0x8002 on x86-64)',
+    title: "the descriptor is O_RDWR | O_LARGEFILE, in the architecture's own bits (F_GETFL 0x8002 on x86-64, 0x20002 on arm64)",
     family: 'memfd',
-    requires: ['x86_64'],
-    source: [MAN('DESCRIPTION: the file is opened for both reading and writing (O_RDWR)'), MEMFD_C('memfd_create: f_flags |= O_LARGEFILE')],
-    expect: withPlainCreate('0x8002'),
-    // glibc defines O_LARGEFILE as 0 on x86-64; the kernel's bit there is 0x8000.
+    source: [
+      MAN('DESCRIPTION: the file is opened for both reading and writing (O_RDWR)'),
+      MEMFD_C('memfd_create: f_flags |= O_LARGEFILE'),
+      SRC.code('include/uapi/asm-generic/fcntl.h, arch/arm64/include/uapi/asm/fcntl.h', 'O_LARGEFILE: 00100000 (generic, x86-64) and 1 << 17 (arm64)'),
+    ],
+    // glibc defines O_LARGEFILE as 0 on 64-bit machines, so the addon cannot
+    // say it: the kernel's bit is 0x8000 on x86-64 and 0x20000 on arm64.
+    expect: [...byArch(withPlainCreate('0x8002'), 'x86_64'), ...byArch(withPlainCreate('0x20002'), 'arm64')],
     run: (ctx) => hex(ctx.b.fcntl(memfd(ctx, 0), ctx.c.F_GETFL!, 0)),
   },
   {

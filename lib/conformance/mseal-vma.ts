@@ -78,14 +78,37 @@ function systemMapping(name: string): string {
   return 'unsealed';
 }
 
-function sysmapCase(name: string, idPart: string, sinceVersion: string, note: string): Case {
+/**
+ * The system mappings each architecture gives every process, and where that
+ * is written: [vdso] and [vvar] on both (arch/x86/entry/vdso/vma.c,
+ * arch/arm64/kernel/vdso.c, and lib/vdso/datastore.c from 6.15); x86-64 has
+ * had [vvar_vclock] besides since "x86/vdso: Split virtual clock pages into
+ * dedicated mapping" (6.13: in 7.3.4's vma.c, not in 6.12.118's); arm64 has
+ * none ([sigpage] and [vectors] are for 32-bit processes only). Left out:
+ * x86-64's [vsyscall], which depends on CONFIG_LEGACY_VSYSCALL_* and the
+ * vsyscall= boot option, and [uprobes], which appears after a uprobe hit.
+ */
+const SYSMAP_SOURCES: readonly Source[] = [
+  SRC.code('arch/x86/entry/vdso/vma.c', 'vdso_mapping, vvar_mapping, vvar_vclock_mapping'),
+  SRC.code('arch/arm64/kernel/vdso.c, lib/vdso/datastore.c', 'vdso_install_special_mapping: [vvar], [vdso]'),
+  SRC.lkml('x86/vdso: Split virtual clock pages into dedicated mapping (6.13)'),
+];
+
+/**
+ * A system mapping sealed by CONFIG_MSEAL_SYSTEM_MAPPINGS (6.15): `sealed`
+ * where the architecture maps it into every process, `absent` where it does
+ * not (per architecture, SYSMAP_SOURCES).
+ */
+function sysmapCase(name: string, idPart: string, on: { x86_64: 'sealed' | 'absent'; arm64: 'sealed' | 'absent' }, note: string): Case {
   return msealCase({
     id: `mseal.sysmap.${idPart}-sealed`,
-    title: `with CONFIG_MSEAL_SYSTEM_MAPPINGS, ${name} carries the sealed flag ("sl" in smaps) where the process has one`,
+    title: `with CONFIG_MSEAL_SYSTEM_MAPPINGS, ${name} carries the sealed flag ("sl" in smaps) where the architecture maps it (x86-64: ${on.x86_64}; arm64: ${on.arm64})`,
     requires: ['mseal', 'sysmapSealed'],
-    source: [SRC.sysmap(`basic.${idPart.replace('-', '_')}`), DOC('System mappings (6.15)')],
-    // Whether the mapping exists is the machine's (architecture, a uprobe hit), not the kernel's choice about sealing.
-    expect: [{ since: sinceVersion, outcome: ['sealed', 'absent'], note }],
+    source: [SRC.sysmap(`basic.${idPart.replace('-', '_')}`), DOC('System mappings (6.15)'), ...SYSMAP_SOURCES],
+    expect: [
+      { since: '6.15', condition: 'x86_64', outcome: on.x86_64, note },
+      { since: '6.15', condition: 'arm64', outcome: on.arm64, note },
+    ],
     run: () => systemMapping(name),
   });
 }
@@ -318,9 +341,33 @@ export const cases: readonly Case[] = [
       return kv({ before, mprotect: mp, write, back, after: errno(() => b.poke(page, byte)) });
     },
   }),
-  sysmapCase('[vvar]', 'vvar', '6.15', 'absent only where the architecture has no [vvar]'),
-  sysmapCase('[vvar_vclock]', 'vvar-vclock', '6.15', 'x86-64 has [vvar_vclock] from 6.13; absent on architectures without it'),
-  sysmapCase('[uprobes]', 'uprobes', '6.15', '[uprobes] exists only after a uprobe hit in this process: usually absent'),
+  sysmapCase('[vvar]', 'vvar', { x86_64: 'sealed', arm64: 'sealed' }, 'x86-64 and arm64 map [vvar] into every process'),
+  sysmapCase('[vvar_vclock]', 'vvar-vclock', { x86_64: 'sealed', arm64: 'absent' }, 'x86-64 has [vvar_vclock] from 6.13; arm64 has none'),
+  msealCase({
+    id: 'mseal.sysmap.uprobes-sealed',
+    title: 'with CONFIG_MSEAL_SYSTEM_MAPPINGS, [uprobes] carries the sealed flag where the process has one',
+    requires: ['mseal', 'sysmapSealed'],
+    source: [SRC.sysmap('basic.uprobes'), DOC('System mappings (6.15)'), SRC.code('kernel/events/uprobes.c', '__create_xol_area: [uprobes], VM_SEALED_SYSMAP')],
+    // The one machine-dependent outcome: the area is made when a uprobe first hits in the process, on any architecture.
+    expect: [{ since: '6.15', outcome: ['sealed', 'absent'], note: '[uprobes] exists only after a uprobe hit in this process: usually absent' }],
+    run: () => systemMapping('[uprobes]'),
+  }),
+  {
+    id: 'mseal.sysmap.present',
+    title: "a process has exactly its architecture's system mappings: [vdso] and [vvar], and on x86-64 from 6.13 [vvar_vclock]",
+    family: 'mseal',
+    source: [...SYSMAP_SOURCES, SRC.sysmap('variants: vdso, vvar, vvar_vclock, sigpage, vectors, uprobes')],
+    expect: [
+      // From 6.1, the oldest kernel whose code was read (6.1.192: x86's vma.c and arm64's vdso.c name [vdso] and [vvar]).
+      { since: '6.1', before: '6.13', condition: 'x86_64', outcome: '[vdso] [vvar]' },
+      { since: '6.13', condition: 'x86_64', outcome: '[vdso] [vvar] [vvar_vclock]', note: '[vvar_vclock] split from [vvar] in 6.13' },
+      { since: '6.1', condition: 'arm64', outcome: '[vdso] [vvar]' },
+    ],
+    run: () =>
+      ['[vdso]', '[vvar]', '[vvar_vclock]', '[sigpage]', '[vectors]']
+        .filter((n) => systemMapping(n) !== 'absent')
+        .join(' ') || 'none',
+  },
   controlCase({
     id: 'mseal.control.mremap',
     title: 'control: on unsealed memory mremap shrinks and grows in place, moves with MAYMOVE | FIXED, and moves with DONTUNMAP',

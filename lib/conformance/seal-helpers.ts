@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { nodeCommand } from '../node-self.js';
-import { addSeals, attempt, errno, kv, mapFd, sealsNoExec, SRC } from './helpers.js';
+import { addSeals, attempt, errno, inPages, kv, mapFd, sealsNoExec, SRC } from './helpers.js';
 import type { CaseContext, Deviation, Expectation, Source } from './types.js';
 
 /** fallocate flags that punch a hole and keep the size. */
@@ -117,5 +117,5 @@ export function splicedPagesBusy(ctx: CaseContext, fd: number, length: number, w
   const held = sealsNoExec(ctx, fd);
   ctx.close(r);
   ctx.close(w);
-  return `${kv({ spliced, write, seals: held })} ${kv({ 'released-write': addSeals(ctx, fd, c.F_SEAL_WRITE!), seals: sealsNoExec(ctx, fd) })}`;
+  return `${kv({ spliced: inPages(ctx, spliced), write, seals: held })} ${kv({ 'released-write': addSeals(ctx, fd, c.F_SEAL_WRITE!), seals: sealsNoExec(ctx, fd) })}`;
 }

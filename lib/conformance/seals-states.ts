@@ -53,7 +53,7 @@ export const cases: readonly Case[] = [
     id: 'seals.grow.allows-shrink',
     title: 'F_SEAL_GROW alone still lets the file shrink: ftruncate smaller, and an O_TRUNC reopen to size 0',
     source: [MT('test_seal_grow'), LTP1('test_seal_grow'), SRC.ltp('memfd_create/memfd_create_common.c', 'check_mfd_shrinkable')],
-    expect: [{ since: '3.17', outcome: 'seals=0x4 shrink=ok size=8192 trunc-open=ok size=0' }],
+    expect: [{ since: '3.17', outcome: 'seals=0x4 shrink=ok size=2*page trunc-open=ok size=0' }],
     run: (ctx) => {
       const { b, c } = ctx;
       const fd = sealed(ctx, c.F_SEAL_GROW!);
@@ -68,7 +68,7 @@ export const cases: readonly Case[] = [
     id: 'seals.resize.blocks-both-ways',
     title: 'F_SEAL_SHRINK | F_SEAL_GROW together: O_TRUNC reopen, fallocate past the end and an 8x pwrite all fail to change the size',
     source: [MT('test_seal_resize'), LTP1('test_seal_resize')],
-    expect: [{ since: '3.17', outcome: 'seals=0x6 trunc-open=EPERM fallocate=EPERM pwrite-complete=false size=16384' }],
+    expect: [{ since: '3.17', outcome: 'seals=0x6 trunc-open=EPERM fallocate=EPERM pwrite-complete=false size=4*page' }],
     run: (ctx) => {
       const { b, c } = ctx;
       const fd = sealed(ctx, c.F_SEAL_SHRINK! | c.F_SEAL_GROW!);
@@ -285,7 +285,7 @@ export const cases: readonly Case[] = [
       FUSE_TEST('main, sealing_thread_fn: F_SEAL_WRITE during an in-flight read is EBUSY, and succeeds once the pages are released'),
       MEMFD_C('memfd_wait_for_pins: folios with references beyond the page cache and mappings'),
     ],
-    expect: [{ since: '3.17', outcome: 'spliced=4096 write=EBUSY seals=0x0 released-write=ok seals=0x8' }],
+    expect: [{ since: '3.17', outcome: 'spliced=1*page write=EBUSY seals=0x0 released-write=ok seals=0x8' }],
     run: (ctx) => splicedPagesBusy(ctx, sized(ctx, 4 * ctx.page), ctx.page),
   }),
 ];

@@ -37,8 +37,8 @@ function reopenResult(fd: number, flags: number): string {
 }
 
 /** seals.grow.short-write: page by page (the pages inside are written), or refused whole (the first chunk crosses the end). */
-const ACROSS_SHORT = 'across=8192 at-end=EPERM size=8192';
-const ACROSS_REFUSED = 'across=EPERM at-end=EPERM size=8192';
+const ACROSS_SHORT = 'across=2*page at-end=EPERM size=2*page';
+const ACROSS_REFUSED = 'across=EPERM at-end=EPERM size=2*page';
 
 const RW = (ctx: CaseContext): number => ctx.c.PROT_READ! | ctx.c.PROT_WRITE!;
 
@@ -323,7 +323,7 @@ export const cases: readonly Case[] = [
     title: 'F_SEAL_WRITE: a pwrite past the end cannot grow the file either (EPERM)',
     family: 'seals',
     source: [LTP1('test_seal_write'), LTPC('check_mfd_non_growable_by_write')],
-    expect: since('3.17', 'pwrite=EPERM size=16384'),
+    expect: since('3.17', 'pwrite=EPERM size=4*page'),
     run: (ctx) => {
       const fd = sealed(ctx, ctx.c.F_SEAL_WRITE!);
       const r = pwrite(ctx, fd, Buffer.alloc(8 * ctx.page), 0);
@@ -494,7 +494,7 @@ export const cases: readonly Case[] = [
     title: 'F_SEAL_SHRINK: ftruncate to a smaller size and reopening with O_TRUNC fail with EPERM',
     family: 'seals',
     source: [MT('mfd_fail_shrink'), LTP1('test_seal_shrink'), LTPC('check_mfd_non_shrinkable'), MAN('F_SEAL_SHRINK')],
-    expect: since('3.17', 'ftruncate=EPERM o-trunc=EPERM size=16384'),
+    expect: since('3.17', 'ftruncate=EPERM o-trunc=EPERM size=4*page'),
     run: (ctx) => {
       const fd = sealed(ctx, ctx.c.F_SEAL_SHRINK!);
       return kv({
@@ -526,7 +526,7 @@ export const cases: readonly Case[] = [
     title: 'F_SEAL_GROW: ftruncate larger and fallocate past the end fail with EPERM; fallocate inside works',
     family: 'seals',
     source: [MT('mfd_fail_grow'), LTP1('test_seal_grow'), LTPC('check_mfd_non_growable'), MAN('F_SEAL_GROW')],
-    expect: since('3.17', 'ftruncate=EPERM fallocate-past=EPERM fallocate-inside=ok size=16384'),
+    expect: since('3.17', 'ftruncate=EPERM fallocate-past=EPERM fallocate-inside=ok size=4*page'),
     run: (ctx) => {
       const { b } = ctx;
       const fd = sealed(ctx, ctx.c.F_SEAL_GROW!);
@@ -547,7 +547,7 @@ export const cases: readonly Case[] = [
       LTPC('check_mfd_non_growable_by_write'),
       SRC.code('mm/filemap.c', 'generic_perform_write: chunk = mapping_max_folio_size(mapping)'),
       SRC.code('mm/shmem.c', 'shmem_write_begin: F_SEAL_GROW and pos + len > i_size -> EPERM'),
-      SRC.observedOn('6.18.44 (shmem_enabled never: across=8192; always: EPERM), Debian 6.12.117 and 7.3.4 cloud (THP built in: EPERM)', 'pwrite of 8 pages to a 2-page F_SEAL_GROW memfd'),
+      SRC.observedOn('6.18.44 (shmem_enabled never: across=2*page; always: EPERM), Debian 6.12.117 and 7.3.4 cloud (THP built in: EPERM)', 'pwrite of 8 pages to a 2-page F_SEAL_GROW memfd'),
     ],
     expect: [
       { before: '6.2', outcome: ACROSS_SHORT, note: 'generic_perform_write() copies page by page (6.1 source)' },

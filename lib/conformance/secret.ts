@@ -10,9 +10,9 @@
  */
 import { closeSync, openSync, readFileSync, readlinkSync, readSync, constants as fsConstants } from 'node:fs';
 import type { RawRegion } from '../binding.js';
-import { attempt, errno, errnoName, hex, kv, octal, SRC, vmFlags } from './helpers.js';
+import { attempt, byArch, errno, errnoName, hex, kv, octal, SRC, vmFlags } from './helpers.js';
 import { ACCOUNTING_SOURCES, byAccounting, limitProbe, UID_LOCKED, vmLockedKiB } from './secret-accounting.js';
-import type { Case, CaseContext, Source } from './types.js';
+import type { Case, CaseContext, Expectation, Source } from './types.js';
 
 const MS = SRC.secretTest;
 const MAN = (section: string): Source => SRC.man('man2/memfd_secret.2', section);
@@ -46,6 +46,22 @@ function secretCase(c: Omit<Case, 'family' | 'isolation' | 'requires'> & { requi
   return { ...c, family: 'secret', isolation: 'child', syscalls: ['memfd_secret', ...(c.syscalls ?? [])], requires: ['secretmem', ...(c.requires ?? [])] };
 }
 
+/**
+ * Where memfd_secret refuses a kernel that cannot change its direct map
+ * (ENOSYS): "secretmem: disable memfd_secret() if arch cannot set direct
+ * map" (532b53cebe58, CVE-2024-50182) in 6.12 and the stable updates 6.1.113,
+ * 6.6.57 and 6.11.4. Before it, such a kernel (arm64 without rodata_full, a
+ * late KFENCE pool or debug_pagealloc) handed out secret memory it had not
+ * taken out of its direct map.
+ */
+const DIRECT_MAP_FIXED: readonly Pick<Expectation, 'since' | 'before'>[] = [
+  { since: '6.1.113', before: '6.2' },
+  { since: '6.6.57', before: '6.7' },
+  { since: '6.11.4', before: '6.12' },
+  { since: '6.12' },
+];
+const NO_DIRECT_MAP = 'this kernel cannot change its direct map (arm64: can_set_direct_map() false, read from rodata=, kfence.sample_interval=, debug_pagealloc and the configuration), so memfd_secret is off';
+
 export const cases: readonly Case[] = [
   {
     id: 'secret.syscall.available',
@@ -56,9 +72,13 @@ export const cases: readonly Case[] = [
       MAN('VERSIONS / NOTES: disabled by default, secretmem.enable'),
       SRC.lkml('mm/secretmem: make it on by default (b758fe6df50d, 6.5)'),
       SRC.observed('Debian 6.1: ENOSYS without secretmem.enable=1'),
+      SRC.lkml('secretmem: disable memfd_secret() if arch cannot set direct map (532b53cebe58, 6.12; stable 6.1.113, 6.6.57, 6.11.4)'),
+      SRC.code('arch/arm64/mm/pageattr.c, arch/arm64/mm/mmu.c, arch/arm64/include/asm/setup.h', 'can_set_direct_map: rodata_full || debug_pagealloc_enabled() || arm64_kfence_can_set_direct_map()'),
+      SRC.observedOn('Debian arm64 6.12.118 and 7.3.4 with each rodata= value and kfence.sample_interval=100', 'memfd_secret ENOSYS exactly where the direct map cannot change'),
     ],
     expect: [
       { before: '5.14', outcome: 'ENOSYS' },
+      ...DIRECT_MAP_FIXED.map((r) => ({ ...r, condition: 'direct-map-fixed' as const, outcome: 'ENOSYS', note: NO_DIRECT_MAP })),
       { since: '5.14', before: '6.5', condition: 'secretmem-boot-enabled', outcome: 'ok' },
       { since: '5.14', before: '6.5', outcome: 'ENOSYS', note: 'off unless the kernel is booted with secretmem.enable=1' },
       { since: '6.5', condition: 'secretmem-boot-disabled', outcome: 'ENOSYS' },
@@ -91,10 +111,16 @@ export const cases: readonly Case[] = [
   }),
   secretCase({
     id: 'secret.fd.shape',
-    title: 'the descriptor is an empty regular file, mode 0600, O_RDWR | O_LARGEFILE, shown as "/secretmem (deleted)"',
-    requires: ['x86_64'],
-    source: [SRC.observed('fstat, F_GETFL, readlink'), SECRETMEM_C('secretmem_file_create')],
-    expect: [{ since: '5.14', outcome: 'regular=true mode=0600 size=0 flags=0x8002 link=/secretmem (deleted)' }],
+    title: 'the descriptor is an empty regular file, mode 0600, O_RDWR | O_LARGEFILE (in the architecture\'s bits), shown as "/secretmem (deleted)"',
+    source: [
+      SRC.observed('fstat, F_GETFL, readlink'),
+      SECRETMEM_C('secretmem_file_create'),
+      SRC.code('include/uapi/asm-generic/fcntl.h, arch/arm64/include/uapi/asm/fcntl.h', 'O_LARGEFILE: 0x8000 on x86-64, 0x20000 on arm64'),
+    ],
+    expect: [
+      ...byArch([{ since: '5.14', outcome: 'regular=true mode=0600 size=0 flags=0x8002 link=/secretmem (deleted)' }], 'x86_64'),
+      ...byArch([{ since: '5.14', outcome: 'regular=true mode=0600 size=0 flags=0x20002 link=/secretmem (deleted)' }], 'arm64'),
+    ],
     run: (ctx) => {
       const { b, c } = ctx;
       const fd = secretFd(ctx);

@@ -51,7 +51,7 @@ export type Requirement =
   | 'ptrace' // ptrace and process_vm_readv allowed between parent and child
   | 'pku' // memory protection keys (pkey_alloc works)
   | 'lowAddress' // this process may map page 0 (CAP_SYS_RAWIO below vm.mmap_min_addr; tried at run time)
-  | 'x86_64' // the case carries x86-64 machine code
+  | 'machineCode' // the catalog carries machine code for this architecture (x86-64, arm64)
   | 'sh' // /bin/sh exists (script exec cases)
   | 'devShm' // a tmpfs is mounted at /dev/shm
   | 'tmpfsPosixAcl' // tmpfs (and so memfds) takes POSIX ACLs (CONFIG_TMPFS_POSIX_ACL, read from its configuration)
@@ -69,7 +69,19 @@ export type Condition =
   | 'no-thp'
   /** The internal shmem mount (memfds) may use huge pages: shmem_enabled is not "never" or "deny". */
   | 'shmem-huge'
-  | 'no-shmem-huge';
+  | 'no-shmem-huge'
+  /** The machine: x86-64, or arm64 (any page size). */
+  | 'x86_64'
+  | 'arm64'
+  /** arm64 with 4 KiB or 16 KiB pages (Debian's arm64 and arm64-16k flavours). */
+  | 'arm64-4k'
+  | 'arm64-16k'
+  /**
+   * The kernel cannot change its direct map (can_set_direct_map() false:
+   * arm64 without rodata_full, debug_pagealloc or a late KFENCE pool, read
+   * from the boot options and the configuration: lib/direct-map.ts).
+   */
+  | 'direct-map-fixed';
 
 /** A known, cited way a kernel departs from the documented behaviour. */
 export interface Deviation {
@@ -127,7 +139,10 @@ export interface ConformanceEnv {
   /** Per syscall, the errno of a harmless probe call (0: answered as the kernel would). */
   policy: Record<string, string | null>;
   hugepages: { free: number | null; sizeKiB: number | null };
+  /** Memory protection keys work (pkey_alloc succeeds): x86 PKU, arm64 POE. */
   pku: boolean;
+  /** The CPU's feature words from /proc/cpuinfo ("flags" on x86, "Features" on arm64), or null when unreadable. */
+  cpuFeatures: string[] | null;
   cmdline: string;
   sh: boolean;
   devShmTmpfs: boolean;
@@ -141,7 +156,7 @@ export interface ConformanceEnv {
    * where they were found (null: no configuration could be read). An option
    * missing from `options` is not set.
    */
-  config: { source: string | null; options: Record<string, string> };
+  config: { source: string | null; options: Record<string, string>; unset: string[] };
   /** Transparent huge pages: built in, and the shmem_enabled value in force (null without THP). */
   thp: { built: boolean; shmemEnabled: string | null };
   /**

@@ -1,5 +1,7 @@
 /**
- * KVM when it works, TCG otherwise. /dev/kvm can exist and still not boot a
+ * KVM when it works, TCG otherwise; always TCG for a guest of another
+ * architecture than the host's (KVM runs arm64 guests on arm64 hosts only,
+ * x86-64 guests on x86-64 hosts only). /dev/kvm can exist and still not boot a
  * guest (nested virtualisation that lacks a CPU feature hangs the guest
  * early), so "auto" boots the guest once under KVM with nothing to run and a
  * short time limit. The verdict is kept per host boot and qemu binary, so
@@ -8,9 +10,10 @@
 import { createHash } from 'node:crypto';
 import { accessSync, constants as fsConstants, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ARCHES, hostArch, isHostArch, qemuBinary, type ArchDescription } from './arch.js';
 import { cacheSubdir } from './cache.js';
 import { which } from './initramfs.js';
-import { boot, qemuBinary, VmError, type Accel } from './qemu.js';
+import { boot, VmError, type Accel } from './qemu.js';
 
 export type AccelChoice = Accel | 'auto';
 
@@ -30,7 +33,7 @@ export function accelFromEnv(): AccelChoice {
   return 'auto';
 }
 
-function verdictFile(cacheDir: string | undefined): string {
+function verdictFile(cacheDir: string | undefined, arch: ArchDescription): string {
   const bootId = (() => {
     try {
       return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
@@ -38,7 +41,7 @@ function verdictFile(cacheDir: string | undefined): string {
       return 'unknown-boot';
     }
   })();
-  const qemu = qemuBinary();
+  const qemu = qemuBinary(arch);
   const path = qemu.includes('/') ? qemu : (which(qemu) ?? qemu);
   let stamp = path;
   try {
@@ -54,16 +57,22 @@ function verdictFile(cacheDir: string | undefined): string {
 /** Chooses the accelerator for `kernel`, checking KVM by a real boot when asked for "auto". */
 export async function chooseAccel(
   choice: AccelChoice,
-  check: { kernel: string; initrd: string; cacheDir?: string; progress?: (line: string) => void },
+  check: { kernel: string; initrd: string; arch?: ArchDescription; cacheDir?: string; progress?: (line: string) => void },
 ): Promise<AccelVerdict> {
-  if (choice === 'kvm') return { accel: 'kvm', reason: 'asked for KVM' };
+  const arch = check.arch ?? ARCHES.x86_64;
   if (choice === 'tcg') return { accel: 'tcg', reason: 'asked for TCG' };
+  if (!isHostArch(arch)) {
+    const host = hostArch() ?? process.arch;
+    if (choice === 'kvm') throw new VmError('bad-argument', `KVM cannot run an ${arch.name} guest on this ${host} machine: it runs guests of the host's own architecture; use --accel tcg or auto`);
+    return { accel: 'tcg', reason: `the guest is ${arch.name}, the host ${host}: KVM runs only guests of the host's architecture` };
+  }
+  if (choice === 'kvm') return { accel: 'kvm', reason: 'asked for KVM' };
   try {
     accessSync('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
   } catch {
     return { accel: 'tcg', reason: existsSync('/dev/kvm') ? '/dev/kvm is not accessible to this user' : 'no /dev/kvm' };
   }
-  const file = verdictFile(check.cacheDir);
+  const file = verdictFile(check.cacheDir, arch);
   if (existsSync(file)) {
     try {
       const saved = JSON.parse(readFileSync(file, 'utf8')) as AccelVerdict;
@@ -75,7 +84,7 @@ export async function chooseAccel(
   check.progress?.(`checking whether KVM can boot a guest here (up to ${KVM_CHECK_SECONDS} s)`);
   let verdict: AccelVerdict;
   try {
-    const r = await boot({ kernel: check.kernel, initrd: check.initrd, accel: 'kvm', commands: [], timeoutSeconds: KVM_CHECK_SECONDS, memoryMiB: 512 });
+    const r = await boot({ arch, kernel: check.kernel, initrd: check.initrd, accel: 'kvm', commands: [], timeoutSeconds: KVM_CHECK_SECONDS, memoryMiB: 512 });
     verdict = { accel: 'kvm', reason: `KVM booted a guest to init in ${r.bootSeconds.toFixed(1)} s` };
   } catch (err) {
     if (!(err instanceof VmError)) throw err;

@@ -1,6 +1,10 @@
 /**
  * The initramfs `memseal vm` boots: busybox, the node binary and the shared
- * libraries it links, the built memseal package, and an init script. The
+ * libraries it links, the built memseal package, and an init script. A
+ * guest of the host's architecture gets the host's own node, busybox and
+ * libraries (as ldd lists them); a guest of another architecture gets the
+ * ones lib/vm/userland.ts fetched for it, and the package's addon for that
+ * architecture. The
  * archive is cached by content: its name is the hash of everything that goes
  * into it, so a rebuilt package or another node gives a new image and an
  * unchanged one is reused without being written again.
@@ -11,11 +15,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
 import { addonFile } from '../binding.js';
 import { nodeBinary } from '../node-self.js';
 import { findPackageRoot } from '../package-root.js';
+import { ARCHES, hostArch, type VmArch } from './arch.js';
 import { cacheSubdir } from './cache.js';
 import { type CpioEntry, withParents, writeCpio } from './cpio.js';
 import { sharedLibraries } from './ldd.js';
@@ -128,8 +133,14 @@ export interface InitramfsInputs {
   node: string;
   /** busybox; a static one (Debian's busybox-static) needs no libraries. */
   busybox: string;
-  /** The memseal package root: package.json, dist/, prebuilds/linux-x64/memseal.node, node_modules/. */
+  /** The memseal package root: package.json, dist/, prebuilds/linux-<arch>/memseal.node, node_modules/. */
   packageRoot: string;
+  /**
+   * A guest of another architecture than the host's: its architecture, the
+   * libraries its node links with their guest paths (lib/vm/userland.ts),
+   * and its node's version (which cannot run here to say it).
+   */
+  foreign?: { arch: VmArch; libraries: readonly CpioEntry[]; nodeVersion: string };
 }
 
 /** A built (or cached) image. */
@@ -223,6 +234,17 @@ function file(path: string, source: string, mode = 0o644): CpioEntry {
   return { type: 'file', path, source, mode: statSync(source).mode & 0o111 ? 0o755 : mode };
 }
 
+/**
+ * The addon a guest of `arch` loads, as a path relative to the package root:
+ * the one the package ships for its architecture, where lib/binding.ts
+ * looks (`prebuilds/linux-<arch>/memseal.node`).
+ */
+export function guestAddons(root: string, arch: VmArch): string[] {
+  const shipped = addonFile(ARCHES[arch].node);
+  if (!existsSync(join(root, shipped))) throw new Error(`the compiled addon for ${arch} is missing (${join(root, shipped)}): build the package first (npm run build)`);
+  return [shipped];
+}
+
 /** What every guest image has: init, /etc, the mount points, the console, busybox. */
 export function guestSkeleton(init: string, busybox: string): CpioEntry[] {
   return [
@@ -246,22 +268,19 @@ export function guestSkeleton(init: string, busybox: string): CpioEntry[] {
 export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
   const root = inputs.packageRoot;
   const cli = join(root, 'dist', 'cli', 'main.js');
-  // The guest is x86-64, as the host that built the package.
-  const addon = join(root, addonFile('x64'));
-  for (const [what, p] of [
-    ['the compiled TypeScript', cli],
-    ['the compiled addon', addon],
-  ] as const) {
-    if (!existsSync(p)) throw new Error(`${what} is missing (${p}): build the package first (npm run build)`);
-  }
+  if (!existsSync(cli)) throw new Error(`the compiled TypeScript is missing (${cli}): build the package first (npm run build)`);
+  const addons = guestAddons(root, inputs.foreign?.arch ?? hostArch() ?? 'x86_64');
   const entries: CpioEntry[] = [
     ...guestSkeleton(INIT_SCRIPT, inputs.busybox),
     { type: 'file', path: GUEST.node, mode: 0o755, source: inputs.node },
   ];
-  const libs = new Set([...sharedLibraries(inputs.node), ...sharedLibraries(inputs.busybox), ...sharedLibraries(addon)]);
-  for (const lib of [...libs].sort()) entries.push({ type: 'file', path: lib, mode: 0o755, source: lib });
+  if (inputs.foreign !== undefined) entries.push(...inputs.foreign.libraries);
+  else {
+    const libs = new Set([inputs.node, inputs.busybox, ...addons.map((a) => join(root, a))].flatMap(sharedLibraries));
+    for (const lib of [...libs].sort()) entries.push({ type: 'file', path: lib, mode: 0o755, source: lib });
+  }
   entries.push(file(`${GUEST.pkg}/package.json`, join(root, 'package.json')));
-  entries.push({ type: 'file', path: `${GUEST.pkg}/${addonFile('x64')}`, mode: 0o755, source: addon });
+  for (const a of addons) entries.push({ type: 'file', path: `${GUEST.pkg}/${a}`, mode: 0o755, source: join(root, a) });
   const dist = join(root, 'dist');
   for (const p of walk(dist, (rel) => !/\.(map|d\.ts)$/.test(rel))) entries.push(file(`${GUEST.pkg}/dist/${relative(dist, p)}`, p));
   for (const [name, dir] of runtimeModules(root)) {
@@ -331,7 +350,7 @@ export function buildInitramfs(
   const hash = hashEntries(entries);
   const dir = cacheSubdir('initramfs', options.cacheDir);
   const path = join(dir, `initramfs-${hash.slice(0, 16)}.cpio`);
-  const nodeVersion = nodeVersionOf(inputs.node);
+  const nodeVersion = inputs.foreign?.nodeVersion ?? nodeVersionOf(inputs.node);
   if (existsSync(path)) {
     const now = new Date();
     utimesSync(path, now, now);
@@ -356,43 +375,4 @@ export function buildInitramfs(
 
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
-}
-
-/** Images with a kernel's configuration appended, kept in the cache. */
-const KEEP_WITH_CONFIG = 6;
-
-/**
- * The initrd for one kernel: the image, followed by a second cpio archive
- * holding that kernel's configuration at GUEST.kernelConfig (the kernel
- * unpacks concatenated archives one after the other). Cached by the image's
- * hash and the configuration's; without a configuration, the image itself.
- */
-export function initrdWithConfig(image: Initramfs, config: string | undefined, options: { cacheDir?: string } = {}): string {
-  if (config === undefined) return image.path;
-  const data = readFileSync(config);
-  const configHash = createHash('sha256').update(data).digest('hex').slice(0, 16);
-  const dir = cacheSubdir('initramfs', options.cacheDir);
-  const path = join(dir, `initramfs-${image.hash.slice(0, 16)}-config-${configHash}.cpio`);
-  if (existsSync(path)) {
-    const now = new Date();
-    utimesSync(path, now, now);
-    return path;
-  }
-  const tmp = `${path}.${process.pid}.tmp`;
-  const extra = `${path}.${process.pid}.extra.tmp`;
-  try {
-    copyFileSync(image.path, tmp);
-    writeCpio(extra, withParents([{ type: 'data', path: GUEST.kernelConfig, mode: 0o644, data }]), () => 0);
-    appendFileSync(tmp, readFileSync(extra));
-    renameSync(tmp, path);
-  } finally {
-    rmSync(tmp, { force: true });
-    rmSync(extra, { force: true });
-  }
-  const withConfig = readdirSync(dir)
-    .filter((f) => /^initramfs-[0-9a-f]+-config-[0-9a-f]+\.cpio$/.test(f))
-    .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
-    .sort((a, b) => b.t - a.t);
-  for (const { f } of withConfig.slice(KEEP_WITH_CONFIG)) rmSync(join(dir, f), { force: true });
-  return path;
 }

@@ -9,44 +9,32 @@
  * - bookworm (6.1, 6.12): `linux-image-<release>-unsigned` holds
  *   `boot/vmlinuz-<release>` and `boot/config-<release>`
  *   (`linux-image-6.1.0-57-cloud-amd64-unsigned`,
- *   `linux-image-6.12.117+deb12-cloud-amd64-unsigned`);
+ *   `linux-image-6.12.117+deb12-cloud-amd64-unsigned`,
+ *   `linux-image-6.12.118+deb12-arm64-16k-unsigned`);
  * - trixie-backports (7.x): `linux-binary-unsigned-<release>` holds
  *   `usr/lib/modules/<release>/vmlinuz.unsigned`, and the configuration is
  *   in `linux-base-<release>` at `usr/lib/modules/<release>/config`.
  *
  * apt reads a private configuration under the cache (its own sources.list,
- * package lists and cache, the system's archive keyring), so the system's
- * apt sources are never read or changed, any user can run it, and it works
- * on a machine whose apt knows other archives (Ubuntu, a CI runner) as long
- * as apt, dpkg-deb and Debian's archive keyring are there.
+ * package lists and cache, the system's archive keyring), one per archive
+ * and Debian architecture (APT::Architectures: amd64 kernels for x86-64
+ * guests, arm64 kernels and userland for arm64 guests), so the system's apt
+ * sources are never read or changed, any user can run it, and it works on a
+ * machine whose apt knows other archives (Ubuntu, a CI runner) as long as
+ * apt, dpkg-deb and Debian's archive keyring are there.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { aptConfig, aptOptions, DEBIAN_KEYRING, download, firstLines, refreshOnce, runTool, unpack, type AptConfig, type AptOptions, type Archive } from './apt.js';
+import { ARCHES, archOf, FLAVOURS, flavourSuffix, type Flavour, type VmArch } from './arch.js';
 import { cacheDir as defaultCacheDir, cacheSubdir } from './cache.js';
-import { VmError } from './qemu.js';
+import { VmError } from './errors.js';
 
-export type Flavour = 'cloud' | 'generic';
-export const FLAVOURS: readonly Flavour[] = ['cloud', 'generic'];
+export { FLAVOURS, type Flavour } from './arch.js';
+export { archiveSources, DEBIAN_KEYRING, type Archive, type ToolResult, type ToolRunner } from './apt.js';
 
 /** The prefix of a kernel spec: `debian:6.12`. */
 export const DEBIAN_PREFIX = 'debian:';
-
-/** Where apt finds a series: bookworm (and its security and updates suites) for 6.x, trixie-backports for 7.x. */
-export type Archive = 'bookworm' | 'trixie-backports';
-
-/** The keyring apt checks Debian's archives with (Debian and Ubuntu: package debian-archive-keyring). */
-export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
-
-/**
- * The sources.list lines of each private apt configuration. Debian's newest
- * bookworm kernels arrive through bookworm-security; point releases move them
- * to bookworm.
- */
-export function archiveSources(archive: Archive, keyring: string = DEBIAN_KEYRING): string[] {
-  const deb = (where: string): string => `deb [arch=amd64 signed-by=${keyring}] http://deb.debian.org/${where} main`;
-  return archive === 'bookworm' ? [deb('debian bookworm'), deb('debian bookworm-updates'), deb('debian-security bookworm-security')] : [deb('debian trixie-backports')];
-}
 
 /** A parsed `debian:SERIES` spec. */
 export interface KernelSpec {
@@ -54,6 +42,8 @@ export interface KernelSpec {
   series: string;
   flavour: Flavour;
   archive: Archive;
+  /** The guest architecture the kernel is built for. */
+  arch: VmArch;
 }
 
 /** A kernel package apt offers. */
@@ -81,16 +71,11 @@ export interface ResolvedKernel {
   cached: boolean;
 }
 
-export interface ResolveOptions {
+export interface ResolveOptions extends AptOptions {
   flavour?: Flavour;
+  /** The kernel's architecture (default x86-64). */
+  arch?: VmArch;
   cacheDir?: string;
-  progress?: (line: string) => void;
-  /** Package lists older than this are refreshed (default: a day). */
-  listsMaxAgeSeconds?: number;
-  /** Seconds an apt command may take before it is killed (default 600). */
-  aptTimeoutSeconds?: number;
-  /** Runs a tool; tests replace it. */
-  exec?: ToolRunner;
   /** The keyring apt checks the archive with (default DEBIAN_KEYRING). */
   keyring?: string;
 }
@@ -101,22 +86,24 @@ export function isKernelSpec(kernel: string): boolean {
 }
 
 /** Parses `debian:6.12`; a VmError (bad-argument) when it names no series memseal knows how to fetch. */
-export function parseKernelSpec(spec: string, flavour: Flavour = 'cloud'): KernelSpec {
+export function parseKernelSpec(spec: string, flavour: Flavour = 'cloud', arch: VmArch = 'x86_64'): KernelSpec {
   const series = spec.slice(DEBIAN_PREFIX.length);
   if (!isKernelSpec(spec) || !/^[0-9]+(\.[0-9]+)?$/.test(series)) {
     throw new VmError('bad-argument', `${JSON.stringify(spec)} is not a kernel spec: write debian:SERIES, e.g. debian:6.1, debian:6.12, debian:7 or debian:7.3`);
   }
-  if (!FLAVOURS.includes(flavour)) throw new VmError('bad-argument', `--flavour is cloud or generic (got ${JSON.stringify(flavour)})`);
+  const a = archOf(arch);
+  if (!FLAVOURS.includes(flavour)) throw new VmError('bad-argument', `--flavour is ${FLAVOURS.join(', ')} (got ${JSON.stringify(flavour)})`);
+  flavourSuffix(a, flavour);
   const major = Number(series.split('.')[0]);
   if (major < 6) throw new VmError('bad-argument', `${spec}: memseal fetches Debian's 6.x (bookworm) and 7.x (trixie-backports) kernels; pass an older kernel's image path instead`);
-  return { series, flavour, archive: major >= 7 ? 'trixie-backports' : 'bookworm' };
+  return { series, flavour, archive: major >= 7 ? 'trixie-backports' : 'bookworm', arch: a.name };
 }
 
 const escape = (s: string): string => s.replace(/[.+]/g, '\\$&');
 
 /** The regular expression a kernel package's name matches; group 1 is the release without the flavour. */
 export function packagePattern(spec: KernelSpec): RegExp {
-  const flav = spec.flavour === 'cloud' ? 'cloud-amd64' : 'amd64';
+  const flav = escape(flavourSuffix(ARCHES[spec.arch], spec.flavour));
   const series = `${escape(spec.series)}${spec.series.includes('.') ? '' : '\\.[0-9]+'}`;
   // bookworm: 6.1.0-57 or 6.12.117+deb12; trixie-backports: 7.3.4+deb13.
   return spec.archive === 'bookworm'
@@ -150,7 +137,7 @@ export function compareReleases(a: string, b: string): number {
 export function kernelPackage(spec: KernelSpec, name: string): KernelPackage | undefined {
   const m = packagePattern(spec).exec(name);
   if (m === null) return undefined;
-  const release = `${m[1]}-${spec.flavour === 'cloud' ? 'cloud-amd64' : 'amd64'}`;
+  const release = `${m[1]}-${flavourSuffix(ARCHES[spec.arch], spec.flavour)}`;
   return { package: name, release, configPackage: spec.archive === 'bookworm' ? undefined : `linux-base-${release}` };
 }
 
@@ -164,83 +151,6 @@ export function newestPackage(spec: KernelSpec, searchOutput: string): KernelPac
   return best;
 }
 
-// --- running apt -----------------------------------------------------------------
-
-export interface ToolResult {
-  /** Exit status; null when killed or not started. */
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  /** `ENOENT` when the tool is not installed, `timeout` when it was killed. */
-  failure?: 'ENOENT' | 'timeout' | string;
-}
-
-export type ToolRunner = (cmd: string, args: readonly string[], options: { cwd?: string; timeoutSeconds: number }) => Promise<ToolResult>;
-
-/** Runs a tool without a shell, killing it after the time limit. */
-export const runTool: ToolRunner = (cmd, args, options) =>
-  new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' } });
-    let stdout = '';
-    let stderr = '';
-    let failure: string | undefined;
-    const timer = setTimeout(() => {
-      failure = 'timeout';
-      child.kill('SIGKILL');
-    }, options.timeoutSeconds * 1000);
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      failure ??= err.code === 'ENOENT' ? 'ENOENT' : err.message;
-    });
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status: failure === undefined ? status : null, stdout, stderr, failure });
-    });
-  });
-
-/** The directories of one private apt configuration. */
-export interface AptConfig {
-  archive: Archive;
-  dir: string;
-  sourcesList: string;
-  lists: string;
-  cache: string;
-  /** Written after each successful `apt-get update`. */
-  stamp: string;
-}
-
-/** Creates (or finds) the private apt configuration for `archive` under `base`. Touches nothing outside it. */
-export function aptConfig(archive: Archive, base: string = defaultCacheDir(), keyring: string = DEBIAN_KEYRING): AptConfig {
-  const dir = join(cacheSubdir('apt', base), archive);
-  const c: AptConfig = {
-    archive,
-    dir,
-    sourcesList: join(dir, 'sources.list'),
-    lists: join(dir, 'lists'),
-    cache: join(dir, 'cache'),
-    stamp: join(dir, 'lists', 'memseal-updated'),
-  };
-  for (const d of [join(c.lists, 'partial'), join(c.cache, 'archives', 'partial')]) mkdirSync(d, { recursive: true });
-  const sources = `${archiveSources(archive, keyring).join('\n')}\n`;
-  if (!existsSync(c.sourcesList) || readFileSync(c.sourcesList, 'utf8') !== sources) writeFileSync(c.sourcesList, sources);
-  return c;
-}
-
-/** The `-o` options that point apt at a private configuration and nothing of the system's. */
-export function aptOptions(c: AptConfig): string[] {
-  return [
-    `Dir::Etc::sourcelist=${c.sourcesList}`,
-    'Dir::Etc::sourceparts=-',
-    `Dir::State::Lists=${c.lists}`,
-    `Dir::Cache=${c.cache}`,
-    'Acquire::Languages=none',
-    'Acquire::http::Timeout=30',
-    'Acquire::Retries=1',
-    'APT::Get::List-Cleanup=false',
-  ].flatMap((o) => ['-o', o]);
-}
-
 function say(o: ResolveOptions, line: string): void {
   o.progress?.(line);
 }
@@ -249,9 +159,6 @@ const NO_APT_HELP = (spec: string): string =>
   `memseal fetches ${spec} with apt-get and dpkg-deb (Debian, Ubuntu; with Debian's archive keyring, package debian-archive-keyring). ` +
   'Elsewhere, download the kernel package yourself, unpack it, and pass its image: --kernel PATH/TO/vmlinuz';
 
-function firstLines(text: string, n = 3): string {
-  return text.trim().split('\n').filter(Boolean).slice(-n).join('; ');
-}
 
 /** The kernels of `spec` already unpacked in the cache, newest first. */
 export function cachedKernels(spec: KernelSpec, base: string = defaultCacheDir()): ResolvedKernel[] {
@@ -273,43 +180,11 @@ export function cachedKernels(spec: KernelSpec, base: string = defaultCacheDir()
   return found.sort((a, b) => compareReleases(b.release, a.release));
 }
 
-/** Refreshes the package lists when missing or older than the limit; false when that failed (offline). */
-async function refreshLists(c: AptConfig, o: ResolveOptions, run: ToolRunner): Promise<{ ok: boolean; why: string }> {
-  const maxAge = o.listsMaxAgeSeconds ?? 86_400;
-  const age = existsSync(c.stamp) ? (Date.now() - statSync(c.stamp).mtimeMs) / 1000 : Infinity;
-  if (age <= maxAge) return { ok: true, why: '' };
-  say(o, `updating the package lists of ${c.archive} (apt-get update, a private configuration in ${c.dir})`);
-  let r = await run('apt-get', [...aptOptions(c), '-q', 'update'], { timeoutSeconds: o.aptTimeoutSeconds ?? 600 });
-  // Another memseal may be updating the same lists: wait for it, a few times.
-  for (let tries = 0; tries < 5 && r.status !== 0 && /Could not get lock/.test(r.stderr); tries++) {
-    say(o, `another apt-get holds the lock on ${c.lists}; waiting`);
-    await new Promise((done) => setTimeout(done, 3000));
-    r = await run('apt-get', [...aptOptions(c), '-q', 'update'], { timeoutSeconds: o.aptTimeoutSeconds ?? 600 });
-  }
-  if (r.failure === 'ENOENT') return { ok: false, why: 'apt-get is not installed' };
-  const text = `${r.stdout}\n${r.stderr}`;
-  // apt-get update exits 0 even when a source could not be fetched; "W:"/"E:" lines say so.
-  const failed = r.status !== 0 || /^(E:|W: (Failed to fetch|Some index files failed))/m.test(text);
-  if (failed) return { ok: false, why: r.failure === 'timeout' ? `apt-get update took longer than ${o.aptTimeoutSeconds ?? 600} s` : firstLines(r.stderr || r.stdout) };
-  writeFileSync(c.stamp, `${new Date().toISOString()}\n`);
-  return { ok: true, why: '' };
-}
-
-const updating = new Map<string, Promise<{ ok: boolean; why: string }>>();
-
-/** One `apt-get update` per configuration at a time: two kernels of one archive share it. */
-function refreshOnce(c: AptConfig, o: ResolveOptions, run: ToolRunner): Promise<{ ok: boolean; why: string }> {
-  let p = updating.get(c.dir);
-  if (p === undefined) {
-    p = refreshLists(c, o, run).finally(() => updating.delete(c.dir));
-    updating.set(c.dir, p);
-  }
-  return p;
-}
 
 /** The newest package of `spec` that apt knows, after refreshing its lists when they are old. */
-async function lookUp(spec: KernelSpec, c: AptConfig, o: ResolveOptions, run: ToolRunner): Promise<{ pkg?: KernelPackage; apt: boolean; why: string }> {
-  const refreshed = await refreshOnce(c, o, run);
+async function lookUp(spec: KernelSpec, c: AptConfig, o: ResolveOptions): Promise<{ pkg?: KernelPackage; apt: boolean; why: string }> {
+  const run = o.exec ?? runTool;
+  const refreshed = await refreshOnce(c, o);
   if (!refreshed.ok && refreshed.why === 'apt-get is not installed') return { apt: false, why: refreshed.why };
   const r = await run('apt-cache', [...aptOptions(c), 'search', '--names-only', searchPattern(spec)], { timeoutSeconds: 120 });
   if (r.failure === 'ENOENT') return { apt: false, why: 'apt-cache is not installed' };
@@ -318,19 +193,6 @@ async function lookUp(spec: KernelSpec, c: AptConfig, o: ResolveOptions, run: To
   return { pkg, apt: true, why };
 }
 
-async function download(names: readonly string[], dir: string, c: AptConfig, o: ResolveOptions, run: ToolRunner): Promise<string[]> {
-  const r = await run('apt-get', [...aptOptions(c), '-q', 'download', ...names], { cwd: dir, timeoutSeconds: o.aptTimeoutSeconds ?? 600 });
-  if (r.failure === 'ENOENT') throw new VmError('no-apt', `apt-get is not installed: ${NO_APT_HELP(names[0]!)}`);
-  if (r.status !== 0) {
-    const why = r.failure === 'timeout' ? `it took longer than ${o.aptTimeoutSeconds ?? 600} s` : firstLines(r.stderr || r.stdout);
-    throw new VmError('download-failed', `apt-get download ${names.join(' ')} failed (${why}): offline? Pass an image you have with --kernel PATH/TO/vmlinuz`);
-  }
-  return names.map((n) => {
-    const deb = readdirSync(dir).find((f) => f.startsWith(`${n}_`) && f.endsWith('.deb'));
-    if (deb === undefined) throw new VmError('download-failed', `apt-get download ${n} left no .deb`);
-    return join(dir, deb);
-  });
-}
 
 /** Where each packaging keeps the image and the configuration, relative to the unpacked root. */
 function layout(k: KernelPackage): { image: string; config: string } {
@@ -340,7 +202,7 @@ function layout(k: KernelPackage): { image: string; config: string } {
 }
 
 /** Downloads and unpacks `k` into the cache: `kernels/<package>_<version>/{vmlinuz,config,kernel.json}`. */
-async function fetchKernel(spec: string, k: KernelPackage, c: AptConfig, base: string, o: ResolveOptions, run: ToolRunner): Promise<ResolvedKernel> {
+async function fetchKernel(spec: string, k: KernelPackage, c: AptConfig, base: string, o: ResolveOptions): Promise<ResolvedKernel> {
   const kernels = cacheSubdir('kernels', base);
   // What a memseal killed in the middle of a download left behind.
   for (const d of readdirSync(kernels)) {
@@ -352,14 +214,12 @@ async function fetchKernel(spec: string, k: KernelPackage, c: AptConfig, base: s
     chmodSync(work, 0o777);
     const names = [k.package, ...(k.configPackage === undefined ? [] : [k.configPackage])];
     say(o, `downloading ${names.join(' and ')} (apt-get download)`);
-    const debs = await download(names, work, c, o, run);
+    const debs = await download(names, work, c, o, { noApt: NO_APT_HELP(spec), failed: 'offline? Pass an image you have with --kernel PATH/TO/vmlinuz' });
     const version = /_([^_]+)_[^_]+\.deb$/.exec(debs[0]!)?.[1] ?? 'unknown';
     const root = join(work, 'root');
     for (const deb of debs) {
       say(o, `unpacking ${deb.slice(work.length + 1)} (dpkg-deb -x)`);
-      const x = await run('dpkg-deb', ['-x', deb, root], { timeoutSeconds: 300 });
-      if (x.failure === 'ENOENT') throw new VmError('no-apt', `dpkg-deb is not installed: ${NO_APT_HELP(spec)}`);
-      if (x.status !== 0) throw new VmError('download-failed', `dpkg-deb -x ${deb} failed: ${firstLines(x.stderr)}`);
+      await unpack(deb, root, o, NO_APT_HELP(spec));
     }
     const where = layout(k);
     if (!existsSync(join(root, where.image))) throw new VmError('missing-kernel', `${k.package} holds no ${where.image}`);
@@ -397,7 +257,7 @@ const inFlight = new Map<string, Promise<ResolvedKernel>>();
  */
 export function resolveKernel(spec: string, options: ResolveOptions = {}): Promise<ResolvedKernel> {
   const base = options.cacheDir ?? defaultCacheDir();
-  const key = `${base}\0${spec}\0${options.flavour ?? 'cloud'}`;
+  const key = `${base}\0${spec}\0${options.flavour ?? 'cloud'}\0${options.arch ?? 'x86_64'}`;
   let p = inFlight.get(key);
   if (p === undefined) {
     p = resolveOnce(spec, { ...options, cacheDir: base }).finally(() => inFlight.delete(key));
@@ -407,9 +267,8 @@ export function resolveKernel(spec: string, options: ResolveOptions = {}): Promi
 }
 
 async function resolveOnce(spec: string, o: ResolveOptions & { cacheDir: string }): Promise<ResolvedKernel> {
-  const s = parseKernelSpec(spec, o.flavour);
-  const run = o.exec ?? runTool;
-  const what = `${spec}${s.flavour === 'generic' ? ' (generic)' : ''}`;
+  const s = parseKernelSpec(spec, o.flavour, o.arch);
+  const what = `${spec}${s.arch === 'x86_64' ? '' : ` ${s.arch}`}${s.flavour === 'cloud' ? '' : ` (${s.flavour})`}`;
   const cached = cachedKernels(s, o.cacheDir);
   const keyring = o.keyring ?? DEBIAN_KEYRING;
   if (!existsSync(keyring)) {
@@ -419,8 +278,8 @@ async function resolveOnce(spec: string, o: ResolveOptions & { cacheDir: string 
     }
     throw new VmError('no-apt', `${keyring} is missing: apt needs Debian's archive keyring (apt-get install debian-archive-keyring). ${NO_APT_HELP(what)}`);
   }
-  const c = aptConfig(s.archive, o.cacheDir, keyring);
-  const found = await lookUp(s, c, o, run);
+  const c = aptConfig(s.archive, o.cacheDir, keyring, ARCHES[s.arch].debian);
+  const found = await lookUp(s, c, o);
   const newestCached = cached[0];
   if (found.pkg === undefined) {
     const reason = !found.apt ? `${found.why}, so memseal cannot look for a newer kernel` : found.why !== '' ? found.why : `apt knows no ${packagePattern(s).source} in ${s.archive}`;
@@ -439,7 +298,7 @@ async function resolveOnce(spec: string, o: ResolveOptions & { cacheDir: string 
     return hit;
   }
   try {
-    return await fetchKernel(spec, found.pkg, c, o.cacheDir, o, run);
+    return await fetchKernel(spec, found.pkg, c, o.cacheDir, o);
   } catch (err) {
     if (err instanceof VmError && err.kind === 'download-failed' && newestCached !== undefined) {
       say(o, `${err.message.split('\n')[0]}; using the newest cached ${what} kernel, ${newestCached.package} ${newestCached.version}`);

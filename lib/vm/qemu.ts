@@ -1,69 +1,32 @@
 /**
- * Boots a kernel with qemu-system-x86_64 on the memseal initramfs, feeds the
+ * Boots a kernel with the qemu of its architecture (qemu-system-x86_64,
+ * qemu-system-aarch64: lib/vm/arch.ts) on the memseal initramfs, feeds the
  * serial console to a ConsoleReader, and turns every way a boot can go wrong
  * into a VmError that says what happened and shows the console's last lines.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { ARCHES, missingQemu, qemuBinary, type ArchDescription } from './arch.js';
 import { ConsoleReader, type ConsoleEvent, type FramedOutput } from './console.js';
+import { VmError } from './errors.js';
 import { ARGS_MARK } from './initramfs.js';
 
 export type Accel = 'kvm' | 'tcg';
 
-export type VmErrorKind =
-  | 'missing-qemu'
-  | 'missing-kernel'
-  | 'bad-argument'
-  | 'panic'
-  | 'timeout'
-  | 'qemu-failed'
-  | 'no-answer'
-  | 'corrupt-output'
-  // Fetching a `debian:` kernel (lib/vm/kernels.ts):
-  | 'no-apt'
-  | 'offline'
-  | 'no-such-kernel'
-  | 'download-failed';
+export { VmError, type VmErrorKind } from './errors.js';
+export { qemuBinary } from './arch.js';
 
-/**
- * A boot (or a kernel download) that did not give an answer. `kind`, also
- * as `code`, says which; `consoleTail` holds the console's last lines.
- */
-export class VmError extends Error {
-  readonly kind: VmErrorKind;
-  readonly code: VmErrorKind;
-  readonly consoleTail: readonly string[];
-  constructor(kind: VmErrorKind, message: string, consoleTail: readonly string[] = []) {
-    const tail = consoleTail.length > 0 ? `\n--- the console's last ${consoleTail.length} lines ---\n${consoleTail.join('\n')}\n---` : '';
-    super(`${message}${tail}`);
-    this.kind = kind;
-    this.code = kind;
-    this.consoleTail = consoleTail;
-  }
-}
-Object.defineProperty(VmError.prototype, 'name', { value: 'VmError', enumerable: false });
-
-/** The qemu binary: $MEMSEAL_QEMU or qemu-system-x86_64 from $PATH. */
-export function qemuBinary(): string {
-  const own = process.env.MEMSEAL_QEMU;
-  return own !== undefined && own !== '' ? own : 'qemu-system-x86_64';
-}
-
-const MISSING_QEMU =
-  'qemu-system-x86_64 not found: install it (Debian/Ubuntu: apt-get install qemu-system-x86; Fedora: dnf install qemu-system-x86) or point MEMSEAL_QEMU at it';
-
-/** x86's COMMAND_LINE_SIZE. */
+/** COMMAND_LINE_SIZE of x86 and of arm64. */
 const CMDLINE_MAX = 2048;
 
 /**
- * The kernel command line: the serial console, reboot (so qemu exits) at
- * once on a panic, no check of the timer interrupt (under TCG on a busy host
- * it can arrive late enough for the kernel to panic with "IO-APIC + timer
- * doesn't work"), the user's arguments, then after `--` the commands for
- * init, as one base64 word (ARGS_MARK). Guest arguments may hold no
- * whitespace: init splits each command on spaces.
+ * The kernel command line: the architecture's serial console, reboot (so
+ * qemu exits) at once on a panic, the architecture's own arguments (x86-64:
+ * no check of the timer interrupt, lib/vm/arch.ts), the user's arguments,
+ * then after `--` the commands for init, as one base64 word (ARGS_MARK).
+ * Guest arguments may hold no whitespace: init splits each command on spaces.
  */
-export function kernelCommandLine(append: string, commands: readonly (readonly string[])[]): string {
+export function kernelCommandLine(append: string, commands: readonly (readonly string[])[], arch: ArchDescription = ARCHES.x86_64): string {
   const words = append.trim() === '' ? [] : append.trim().split(/\s+/);
   if (words.includes('--')) throw new VmError('bad-argument', "--append must not contain '--': memseal puts the guest command after it");
   if (words.some((w) => w.startsWith(`${ARGS_MARK}=`))) throw new VmError('bad-argument', `--append must not contain ${ARGS_MARK}=: memseal passes the guest commands in it`);
@@ -76,12 +39,14 @@ export function kernelCommandLine(append: string, commands: readonly (readonly s
     }
   }
   const encoded = Buffer.from(commands.map((argv) => argv.join(' ')).join('\n')).toString('base64');
-  const line = ['console=ttyS0', 'panic=-1', 'no_timer_check', ...words, '--', `${ARGS_MARK}=${encoded}`].join(' ');
+  const line = [`console=${arch.console}`, 'panic=-1', ...arch.kernelArguments, ...words, '--', `${ARGS_MARK}=${encoded}`].join(' ');
   if (line.length >= CMDLINE_MAX) throw new VmError('bad-argument', `the kernel command line would be ${line.length} bytes; the limit is ${CMDLINE_MAX - 1}`);
   return line;
 }
 
 export interface BootOptions {
+  /** The guest's architecture (default x86-64). */
+  arch?: ArchDescription;
   kernel: string;
   initrd: string;
   append?: string;
@@ -117,9 +82,10 @@ export interface BootResult {
   consoleTail: string[];
 }
 
-function qemuArgs(o: BootOptions, cmdline: string): string[] {
-  const accel = o.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg'];
+function qemuArgs(o: BootOptions, arch: ArchDescription, cmdline: string): string[] {
+  const accel = o.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', ...arch.qemu.tcgCpu];
   return [
+    ...arch.qemu.machine[o.accel],
     ...accel,
     '-m', String(o.memoryMiB ?? 1024),
     '-smp', String(o.cpus ?? 1),
@@ -146,9 +112,10 @@ export function boot(o: BootOptions): Promise<BootResult> {
   if (!existsSync(o.kernel) || !statSync(o.kernel).isFile()) {
     return Promise.reject(new VmError('missing-kernel', `kernel image ${o.kernel} does not exist (memseal vm --kernel debian:6.1 fetches Debian's 6.1 cloud kernel)`));
   }
+  const arch = o.arch ?? ARCHES.x86_64;
   let cmdline: string;
   try {
-    cmdline = kernelCommandLine(o.append ?? '', o.commands);
+    cmdline = kernelCommandLine(o.append ?? '', o.commands, arch);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -170,7 +137,7 @@ export function boot(o: BootOptions): Promise<BootResult> {
       else if (e.type === 'corrupt') corrupt.push(`command ${e.index} ${e.stream}: ${e.why}`);
       o.onEvent?.(e, s);
     });
-    const child = spawn(qemuBinary(), qemuArgs(o, cmdline), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(qemuBinary(arch), qemuArgs(o, arch, cmdline), { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let settled = false;
     const finish = (err: VmError | undefined, result?: BootResult): void => {
@@ -197,7 +164,7 @@ export function boot(o: BootOptions): Promise<BootResult> {
       stderr += b.toString('utf8');
     });
     child.on('error', (err: NodeJS.ErrnoException) => {
-      finish(err.code === 'ENOENT' ? new VmError('missing-qemu', MISSING_QEMU) : new VmError('qemu-failed', `qemu could not start: ${err.message}`));
+      finish(err.code === 'ENOENT' ? new VmError('missing-qemu', missingQemu(arch)) : new VmError('qemu-failed', `qemu could not start: ${err.message}`));
     });
     child.on('close', (code, signal) => {
       reader.end();

@@ -1,14 +1,19 @@
 /**
- * runInVm(): the whole of `memseal vm` for one kernel: build (or reuse) the
+ * runInVm(): the whole of `memseal vm` for one kernel: fetch the kernel and,
+ * for a guest of another architecture, its userland; build (or reuse) the
  * initramfs, pick KVM or TCG, boot, and return what each guest command
  * printed, with the timings.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
+import { findPackageRoot } from '../package-root.js';
 import { chooseAccel, type AccelChoice } from './accel.js';
-import { buildInitramfs, defaultInputs, initrdWithConfig, type Initramfs, type InitramfsInputs } from './initramfs.js';
+import { archOf, isHostArch, kernelImageArch, type ArchDescription, type VmArch } from './arch.js';
+import { buildInitramfs, defaultInputs, type Initramfs, type InitramfsInputs } from './initramfs.js';
+import { initrdWithConfig } from './initrd.js';
 import { configBeside, isKernelSpec, resolveKernel, type Flavour } from './kernels.js';
 import { boot, VmError, type Accel, type GuestOutput } from './qemu.js';
+import { guestUserland } from './userland.js';
 
 /** What the guest runs by default: memseal's own report. */
 export const DEFAULT_GUEST_COMMAND: readonly string[] = ['conform', '--json'];
@@ -16,8 +21,16 @@ export const DEFAULT_GUEST_COMMAND: readonly string[] = ['conform', '--json'];
 export interface VmRunOptions {
   /** A kernel image path, or a spec such as `debian:6.12` (fetched into the cache: lib/vm/kernels.ts). */
   kernel: string;
-  /** The flavour of a `debian:` kernel: cloud (default) or generic. */
+  /** The guest's architecture (default x86_64). */
+  arch?: VmArch;
+  /** The flavour of a `debian:` kernel: cloud (default), generic, or (arm64) 16k. */
   flavour?: Flavour;
+  /**
+   * The node binary the guest runs (default: this one for a guest of the
+   * host's architecture; else node-linux-<arch> of this node's major line,
+   * fetched with npm: lib/vm/userland.ts).
+   */
+  node?: string;
   /**
    * The kernel's configuration, shown to the guest as /boot/config-$(uname -r).
    * Default: the one fetched with a `debian:` kernel, or the config file Debian
@@ -44,6 +57,9 @@ export interface VmRunOptions {
 export interface VmRun {
   /** The kernel as given: a path or a `debian:` spec. */
   kernel: string;
+  arch: VmArch;
+  /** The flavour of a `debian:` kernel. */
+  flavour: Flavour | undefined;
   /** The image booted. */
   image: string;
   /** The Debian package it came from, for a `debian:` spec. */
@@ -68,6 +84,8 @@ export interface VmRun {
 export function vmMeta(r: VmRun): Record<string, unknown> {
   return {
     kernel: r.kernel,
+    arch: r.arch,
+    ...(r.flavour === undefined ? {} : { flavour: r.flavour }),
     ...(r.package === undefined ? {} : { package: r.package }),
     config: r.config !== undefined,
     append: r.append,
@@ -84,8 +102,13 @@ export function vmMeta(r: VmRun): Record<string, unknown> {
 /** How long a boot may take, conform included: TCG on a busy 2-core host needs minutes. */
 export const KVM_TIMEOUT_SECONDS = 300;
 export const TCG_TIMEOUT_SECONDS = 900;
-/** How much longer the guest's case time limits are under TCG (process start-up takes seconds there). */
+/**
+ * How much longer the guest's case time limits are under TCG (process
+ * start-up takes seconds there), and under TCG emulating another
+ * architecture than the host's, which translates every instruction.
+ */
 export const TCG_TIME_SCALE = 6;
+export const FOREIGN_TCG_TIME_SCALE = 12;
 
 /**
  * The kernel command line a boot gets: the caller's arguments, and under
@@ -93,38 +116,64 @@ export const TCG_TIME_SCALE = 6;
  * init as an environment variable, and init to memseal) unless the caller
  * set it.
  */
-export function guestAppend(append: string, tcg: boolean): string {
+export function guestAppend(append: string, tcg: boolean, scale: number = TCG_TIME_SCALE): string {
   if (!tcg || /(^|\s)MEMSEAL_CONFORM_TIME_SCALE=/.test(append)) return append;
-  return `${append} MEMSEAL_CONFORM_TIME_SCALE=${TCG_TIME_SCALE}`.trim();
+  return `${append} MEMSEAL_CONFORM_TIME_SCALE=${scale}`.trim();
+}
+
+/** Throws when an image given by path is recognisably built for another architecture than `arch`. */
+function checkImageArch(image: string, arch: ArchDescription): void {
+  const header = Buffer.alloc(0x210);
+  const fd = openSync(image, 'r');
+  try {
+    readSync(fd, header, 0, header.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const built = kernelImageArch(header);
+  if (built !== undefined && built !== arch.name) {
+    throw new VmError('bad-argument', `kernel image ${image} is built for ${built}, not ${arch.name}: add --arch ${built}`);
+  }
+}
+
+/** The initramfs inputs for a guest of `arch`: the host's own userland, or one fetched for it. */
+async function inputsFor(arch: ArchDescription, o: VmRunOptions): Promise<InitramfsInputs> {
+  if (isHostArch(arch)) return { ...defaultInputs(), ...(o.node === undefined ? {} : { node: o.node }) };
+  const u = await guestUserland(arch, { cacheDir: o.cacheDir, node: o.node, progress: o.progress });
+  return { node: u.node, busybox: u.busybox, packageRoot: findPackageRoot(), foreign: { arch: arch.name, libraries: u.libraries, nodeVersion: u.nodeVersion } };
 }
 
 /** Boots `kernel` on the memseal initramfs and runs the commands there. Rejects with a VmError. */
 export async function runInVm(o: VmRunOptions): Promise<VmRun> {
   const say = o.progress ?? ((): void => undefined);
+  const arch = archOf(o.arch ?? 'x86_64');
   let image = o.kernel;
   let pkg: string | undefined;
   let config = o.config;
   if (isKernelSpec(o.kernel)) {
-    const k = await resolveKernel(o.kernel, { flavour: o.flavour, cacheDir: o.cacheDir, progress: say });
+    const k = await resolveKernel(o.kernel, { flavour: o.flavour, arch: arch.name, cacheDir: o.cacheDir, progress: say });
     [image, pkg, config] = [k.image, k.package, config ?? k.config];
   } else if (!existsSync(o.kernel)) {
     throw new VmError('missing-kernel', `kernel image ${o.kernel} does not exist (memseal vm --kernel debian:6.1 fetches Debian's 6.1 cloud kernel)`);
   } else {
+    checkImageArch(o.kernel, arch);
     config ??= configBeside(o.kernel);
   }
   const commands = o.commands ?? [DEFAULT_GUEST_COMMAND];
-  const initramfs = o.image ?? buildInitramfs(o.inputs ?? defaultInputs(), { cacheDir: o.cacheDir, progress: say });
+  const initramfs = o.image ?? buildInitramfs(o.inputs ?? (await inputsFor(arch, o)), { cacheDir: o.cacheDir, progress: say });
   const initrd = initrdWithConfig(initramfs, config, { cacheDir: o.cacheDir });
-  const accel = await chooseAccel(o.accel ?? 'auto', { kernel: image, initrd, cacheDir: o.cacheDir, progress: say });
+  const accel = await chooseAccel(o.accel ?? 'auto', { kernel: image, initrd, arch, cacheDir: o.cacheDir, progress: say });
   const memoryMiB = o.memoryMiB ?? 1024;
   const append = o.append ?? '';
   const tcg = accel.accel === 'tcg';
   const name = pkg ?? basename(image);
+  const scale = isHostArch(arch) ? TCG_TIME_SCALE : FOREIGN_TCG_TIME_SCALE;
   say(`booting ${name}${append ? ` with ${append}` : ''} under ${accel.accel.toUpperCase()} (${accel.reason}), ${memoryMiB} MiB, ${o.cpus ?? 1} CPU${(o.cpus ?? 1) > 1 ? 's' : ''}`);
   const result = await boot({
+    arch,
     kernel: image,
     initrd,
-    append: guestAppend(append, tcg),
+    append: guestAppend(append, tcg, scale),
     memoryMiB,
     timeoutSeconds: o.timeoutSeconds ?? (tcg ? TCG_TIMEOUT_SECONDS : KVM_TIMEOUT_SECONDS),
     accel: accel.accel,
@@ -141,6 +190,8 @@ export async function runInVm(o: VmRunOptions): Promise<VmRun> {
   say(`${name}: boot ${result.bootSeconds.toFixed(1)} s, run ${result.runSeconds.toFixed(1)} s, total ${result.totalSeconds.toFixed(1)} s`);
   return {
     kernel: o.kernel,
+    arch: arch.name,
+    flavour: isKernelSpec(o.kernel) ? (o.flavour ?? 'cloud') : undefined,
     image,
     package: pkg,
     config,
