@@ -16,7 +16,7 @@ import type { ProbeReport } from '../lib/probe.js';
 import { hasFailures, readReport, type Report } from '../lib/reports.js';
 import { which } from '../lib/vm/initramfs.js';
 import { caps, itIf } from './helpers/caps.js';
-import { availableRowsOk, deniedRowsOk, isMsealRow, isSecretRow, SUITE } from './helpers/suite.js';
+import { availableRowsOk, deniedRowsOk, failedRows, isMsealRow, isSecretRow, SUITE } from './helpers/suite.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'cli', 'main.js');
@@ -38,7 +38,7 @@ const itFilter = itIf(launcher !== undefined && kernelHasThem, launcher === unde
 
 function under(errno: 'EPERM' | 'ENOSYS', nrs: number[], args: readonly string[]): { suite: Report; raw: unknown } {
   const r = spawnSync(launcher!, [errno, nrs.join(','), '--', process.execPath, cli, ...args], { encoding: 'utf8' });
-  expect(r.status, `${r.stderr}\n${r.stdout}`).toBe(0);
+  expect(r.status, failedRows(r.stdout, r.stderr)).toBe(0);
   const raw = JSON.parse(r.stdout) as unknown;
   return { suite: readReport(raw), raw };
 }
@@ -71,7 +71,7 @@ describe('the report under a seccomp filter', () => {
 
   itFilter('without the filter the same rows pass: the filter made the difference', () => {
     const r = spawnSync(process.execPath, [cli, ...SUITE], { encoding: 'utf8' });
-    expect(r.status).toBe(0);
+    expect(r.status, failedRows(r.stdout, r.stderr)).toBe(0);
     const suite = readReport(JSON.parse(r.stdout));
     expect(hasFailures(suite)).toBe(false);
     const mseal = availableRowsOk(suite, isMsealRow);

@@ -8,7 +8,7 @@
  * check alongside.
  */
 import { CATALOG } from '../../lib/conformance/index.js';
-import type { Report, ReportEntry } from '../../lib/reports.js';
+import { readReport, type Report, type ReportEntry } from '../../lib/reports.js';
 
 /**
  * Whether a row needs the feature a filter denies: a probe feature always;
@@ -44,6 +44,19 @@ export function deniedRowsOk(r: Report, pick: (id: string) => boolean): { ok: bo
   const blocked = picked.filter((e) => e.status === 'blocked');
   const bad = picked.filter((e) => (needs(e.id, requirement) ? !['blocked', 'skip'].includes(e.status) : ['fail', 'error'].includes(e.status)));
   return { ok: blocked.length > 0 && bad.length === 0, detail: picked.map((e) => `${e.id}=${e.status}`).join(', ') };
+}
+
+/** The rows that failed or erred, with what they expected and saw: the message of an assertion on a run's exit status. */
+export function failedRows(stdout: string, stderr = ''): string {
+  let report: Report;
+  try {
+    report = readReport(JSON.parse(stdout));
+  } catch {
+    return `no report on stdout; stderr:\n${stderr}`;
+  }
+  const bad = report.entries.filter((e) => e.status === 'fail' || e.status === 'error');
+  const rowsText = bad.map((e) => `${e.id}=${e.status}: expected ${JSON.stringify(e.expected)}, observed ${JSON.stringify(e.observed)}${e.reason ? ` (${e.reason})` : ''}`);
+  return [...rowsText, stderr].filter((l) => l !== '').join('\n');
 }
 
 /** The statuses an available feature's rows take: supported (probe) or pass/skip (conform), never blocked. */
