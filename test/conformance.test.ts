@@ -9,15 +9,14 @@
  * no seccomp filter), fails instead. A skip for something the machine
  * visibly has (by the independent probe in helpers/caps.ts) always fails.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gatherEnv } from '../lib/conformance/env.js';
 import { CATALOG } from '../lib/conformance/index.js';
 import { expectedText } from '../lib/conformance/report.js';
-import { finish, planCases, runAloneChildren, runChildren, runConformance, runInline, type PlannedCase } from '../lib/conformance/run.js';
+import { finish, planCases, runAloneChildren, runChildren, runInline, type PlannedCase } from '../lib/conformance/run.js';
 import { FAMILIES, type Requirement } from '../lib/conformance/types.js';
 import type { IsolatedOutcome } from '../lib/conformance/isolate.js';
-import { caps, itIf, requireAll } from './helpers/caps.js';
+import { caps, requireAll } from './helpers/caps.js';
 
 /** What CI (root, Linux 6.18, no container) has; a skip for one of these fails under MEMSEAL_REQUIRE_ALL=1. */
 const CI_HAS: ReadonlySet<Requirement> = new Set<Requirement>(['root', 'pidns', 'secretmem', 'mseal', 'hugetlb', 'secondProcess', 'ptrace', 'machineCode', 'sh', 'devShm', 'procMemForce', 'ipcLock']);
@@ -94,35 +93,3 @@ for (const family of FAMILIES) {
     }
   });
 }
-
-/**
- * The cases that need free huge pages, which this machine has none of until
- * some are reserved: as root, reserve a few (vm.nr_hugepages, as LTP's
- * hugetlb tests do), run those cases for real, and give the pages back.
- */
-describe('with huge pages reserved for the run', () => {
-  const NEEDS = planned.filter((p) => (p.case.requires ?? []).includes('hugepages')).map((p) => p.case.id);
-  const NR = '/proc/sys/vm/nr_hugepages';
-  const freePages = (): number => Number(/^HugePages_Free:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
-
-  itIf(caps.root && caps.hugetlb && existsSync(NR), 'root and hugetlbfs, to reserve huge pages through vm.nr_hugepages')(
-    `${NEEDS.join(', ')} run once pages are free: each passes or shows a cited deviation`,
-    async () => {
-      expect(NEEDS.length).toBeGreaterThan(0);
-      const before = Number(readFileSync(NR, 'utf8'));
-      writeFileSync(NR, String(before + 4));
-      try {
-        expect(freePages(), 'the kernel reserved the huge pages asked for').toBeGreaterThanOrEqual(1);
-        const report = await runConformance({ filter: NEEDS.join(','), concurrency: 1 });
-        // A deviation is an observed outcome the case cites as a known kernel gap (hugetlbfs ignoring F_SEAL_EXEC on chmod).
-        const ran = (status: string): string => (status === 'deviation' ? 'deviation' : 'pass');
-        expect(report.cases.map((c) => `${c.id}: ${c.status} ${c.observed ?? c.reason ?? ''}`)).toEqual(
-          report.cases.map((c) => `${c.id}: ${ran(c.status)} ${c.observed ?? ''}`),
-        );
-        expect(report.cases.map((c) => c.id).sort()).toEqual([...NEEDS].sort());
-      } finally {
-        writeFileSync(NR, String(before));
-      }
-    },
-  );
-});
