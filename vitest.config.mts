@@ -18,5 +18,7 @@ export default defineConfig({
     // With MEMSEAL_POLLUTE_PROTOTYPE=1, every test runs with a hostile value
     // on Object.prototype for each option name memseal reads.
     setupFiles: ['test/helpers/pollute.ts'],
+    // A temporary folder for the run (TMPDIR), removed at its end.
+    globalSetup: ['test/helpers/global-setup.ts'],
   },
 });
