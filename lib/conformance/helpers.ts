@@ -93,11 +93,56 @@ export function mapResult(ctx: CaseContext, fd: number, length: number, prot: nu
   return typeof r === 'bigint' ? 'ok' : r;
 }
 
-/** An anonymous private mapping of `pages` pages, unmapped when the case ends (unless sealed). */
+/**
+ * The next free range for anon(), or 0n (let the kernel choose). Where the
+ * kernel chooses, a page a case unmaps to make a hole is the first place the
+ * next small mmap of any thread of this process goes (V8's, a sanitizer's
+ * allocator): a case that then used the hole (mprotect, mremap into it,
+ * munmap or MAP_FIXED across it) would see, or clobber, someone else's
+ * memory. So anon() maps in the middle of the largest gap of the address
+ * space, a fresh range each time with unmapped pages between ranges, and
+ * never reuses one: mmap without an address puts other mappings at the top
+ * of the highest gap that fits (the default top-down layout) or the bottom of
+ * the lowest (the legacy one), never in the middle of that gap, so nothing
+ * else lands in these holes.
+ */
+let quiet: { next: bigint; end: bigint } | null | undefined;
+const QUIET_SPAN = 1n << 32n;
+
+function quietAddress(ctx: CaseContext, length: number): bigint {
+  if (quiet === undefined) quiet = largestGapMiddle();
+  if (quiet === null) return 0n;
+  const address = quiet.next;
+  const next = address + BigInt(length) + 16n * BigInt(ctx.page);
+  if (next > quiet.end) return 0n;
+  quiet.next = next;
+  return address;
+}
+
+function largestGapMiddle(): { next: bigint; end: bigint } | null {
+  let best = { start: 0n, size: 0n };
+  let previousEnd: bigint | undefined;
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (m === null || line.endsWith('[vsyscall]')) continue; // the vsyscall page is above the user address space
+    const start = BigInt(`0x${m[1]}`);
+    if (previousEnd !== undefined && start - previousEnd > best.size) best = { start: previousEnd, size: start - previousEnd };
+    previousEnd = BigInt(`0x${m[2]}`);
+  }
+  if (best.size < 4n * QUIET_SPAN) return null;
+  const middle = (best.start + best.size / 2n) & ~(QUIET_SPAN - 1n);
+  return { next: middle, end: middle + QUIET_SPAN };
+}
+
+/**
+ * An anonymous private mapping of `pages` pages, unmapped when the case ends
+ * (unless sealed), where no other mapping of this process will land in the
+ * holes the case makes in it (quietAddress).
+ */
 export function anon(ctx: CaseContext, pages: number, prot?: number, flags?: number): bigint {
   const { c } = ctx;
   const length = pages * ctx.page;
-  const addr = ctx.b.mmap(0n, length, prot ?? c.PROT_READ! | c.PROT_WRITE!, flags ?? c.MAP_PRIVATE! | c.MAP_ANONYMOUS!, -1, 0);
+  const addr = ctx.b.mmap(quietAddress(ctx, length), length, prot ?? c.PROT_READ! | c.PROT_WRITE!, flags ?? c.MAP_PRIVATE! | c.MAP_ANONYMOUS!, -1, 0);
   return ctx.mapped(addr, length);
 }
 
