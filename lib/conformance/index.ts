@@ -10,6 +10,10 @@ import { cases as hugetlb } from './hugetlb.js';
 import { cases as hugetlbSeals } from './hugetlb-seals.js';
 import { cases as memfd } from './memfd.js';
 import { cases as mseal } from './mseal.js';
+import { cases as msealBlocks } from './mseal-blocks.js';
+import { cases as msealChanges } from './mseal-changes.js';
+import { cases as msealScope } from './mseal-scope.js';
+import { cases as msealSysmap } from './mseal-sysmap.js';
 import { cases as msealVma } from './mseal-vma.js';
 import { cases as seals } from './seals.js';
 import { cases as sealsStates } from './seals-states.js';
@@ -47,7 +51,7 @@ export function validateCatalog(list: readonly Case[]): readonly Case[] {
 }
 
 /** Every case, family by family. */
-export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealVma, ...hugetlb, ...hugetlbSeals]);
+export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealBlocks, ...msealScope, ...msealChanges, ...msealSysmap, ...msealVma, ...hugetlb, ...hugetlbSeals]);
 
 export { FAMILIES } from './types.js';
 export type * from './types.js';

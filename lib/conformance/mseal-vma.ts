@@ -1,5 +1,5 @@
 /**
- * mseal(2), the parts the first mseal module leaves out: how sealing merges
+ * mseal(2), the parts the modules before it leave out: how sealing merges
  * with the next VMA and across a whole range, seals that split two VMAs at
  * once, ranges with holes sealed piece by piece afterwards, a length beyond
  * the address space, page 0, discarding madvise under a write-disabled
@@ -8,17 +8,15 @@
  * mremap, mmap MAP_FIXED, madvise and munmap calls succeed on unsealed
  * memory, so a failing sealed case can be told from a broken call.
  *
- * Like the first module, every case runs in the mseal child (with
+ * Like the other mseal modules, every case runs in the mseal child (with
  * MEMSEAL_UNSAFE_RAW=1): sealed mappings stay until the process exits.
  */
 import { readFileSync } from 'node:fs';
 import { nodeBinary } from '../node-self.js';
 import { anon, errno, hex, kv, mapsIn, SRC, vmaCount } from './helpers.js';
-import { ANON, at, msealCase, RW, seal, since } from './mseal.js';
+import { ANON, at, DOC, msealCase, MST, RW, seal, since } from './mseal-helpers.js';
 import type { Case, CaseContext, Source } from './types.js';
 
-const MST = SRC.msealTest;
-const DOC = (section: string): Source => SRC.doc('userspace-api/mseal.rst', section);
 const MERGE = (test: string): Source => ({ kind: 'selftest', path: 'torvalds/linux tools/testing/selftests/mm/merge.c', test });
 
 /**
