@@ -1,8 +1,8 @@
 /**
  * vm.memfd_noexec across pid namespaces, the parts of memfd_test.c's
- * test_sysctl_simple and test_sysctl_nested the first exec module leaves
- * out: the whole 0 -> 1 -> 0 -> 2 -> 1 -> 0 sequence in a grandchild
- * namespace, each value checked with the three memfds of
+ * test_sysctl_simple and test_sysctl_nested exec-sysctl.ts leaves out: the
+ * whole 0 -> 1 -> 0 -> 2 -> 1 -> 0 sequence in a grandchild namespace, each
+ * value checked with the three memfds of
  * test_sysctl_sysctl0/1/2 (plain, MFD_EXEC, MFD_NOEXEC_SEAL, each with
  * MFD_ALLOW_SEALING, and an fchmod), children created at 1 and at 2, a
  * parent raising to 1 or lowering from 2 after its child exists, and the

@@ -4,6 +4,8 @@
  */
 import { compareVersions, parseKernelVersion } from '../kernel.js';
 import { cases as exec } from './exec.js';
+import { cases as execExecveat } from './exec-execveat.js';
+import { cases as execSysctl } from './exec-sysctl.js';
 import { cases as execAcl } from './exec-acl.js';
 import { cases as execNested } from './exec-sysctl-nested.js';
 import { cases as hugetlb } from './hugetlb.js';
@@ -51,7 +53,7 @@ export function validateCatalog(list: readonly Case[]): readonly Case[] {
 }
 
 /** Every case, family by family. */
-export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealBlocks, ...msealScope, ...msealChanges, ...msealSysmap, ...msealVma, ...hugetlb, ...hugetlbSeals]);
+export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...execExecveat, ...execSysctl, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealBlocks, ...msealScope, ...msealChanges, ...msealSysmap, ...msealVma, ...hugetlb, ...hugetlbSeals]);
 
 export { FAMILIES } from './types.js';
 export type * from './types.js';
