@@ -18,7 +18,9 @@ import { cases as msealScope } from './mseal-scope.js';
 import { cases as msealSysmap } from './mseal-sysmap.js';
 import { cases as msealVma } from './mseal-vma.js';
 import { cases as seals } from './seals.js';
+import { cases as sealsSize } from './seals-size.js';
 import { cases as sealsStates } from './seals-states.js';
+import { cases as sealsWrite } from './seals-write.js';
 import { cases as secret } from './secret.js';
 import { cases as secretMore } from './secret-more.js';
 import { FAMILIES, type Case } from './types.js';
@@ -53,7 +55,7 @@ export function validateCatalog(list: readonly Case[]): readonly Case[] {
 }
 
 /** Every case, family by family. */
-export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...execExecveat, ...execSysctl, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealBlocks, ...msealScope, ...msealChanges, ...msealSysmap, ...msealVma, ...hugetlb, ...hugetlbSeals]);
+export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsWrite, ...sealsSize, ...sealsStates, ...exec, ...execExecveat, ...execSysctl, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealBlocks, ...msealScope, ...msealChanges, ...msealSysmap, ...msealVma, ...hugetlb, ...hugetlbSeals]);
 
 export { FAMILIES } from './types.js';
 export type * from './types.js';
