@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { readNoexec, writeNoexec, memfdShape } from './noexec-sysctl.js';
 import { errno, memfd, SRC } from './helpers.js';
-import type { Case, CaseContext, Source } from './types.js';
+import type { Case, CaseContext, Source, StepHandle } from './types.js';
 
 const MT = SRC.memfdTest;
 const DOC = (section: string): Source => SRC.doc('userspace-api/mfd_noexec.rst', section);
@@ -24,23 +24,23 @@ function sysctlCase(c: Omit<Case, 'family' | 'isolation' | 'requires'> & { extra
 
 const NOEXEC_SHAPE = 'mode=0666 seals=0x20';
 
-type Agent = Awaited<ReturnType<CaseContext['step']>>;
-
 /** A helper process as pid 1 of a child pid namespace of this one. */
-async function nsAgent(ctx: CaseContext): Promise<Agent> {
+async function nsAgent(ctx: CaseContext): Promise<StepHandle> {
   const agent = await ctx.step('ns-agent', {}, { newPidns: true });
   await agent.receive(); // ready
   return agent;
 }
 
-async function ask(agent: Agent, command: unknown): Promise<string> {
+/** Sends a namespace agent (`ns-agent`, `ns-nest`) one command and returns its answer. */
+export async function ask(agent: StepHandle, command: unknown): Promise<string> {
   agent.send(command);
   const answer = await agent.receive();
   if (typeof answer !== 'string') throw new Error(`the namespace agent ended early: ${JSON.stringify(answer)}`);
   return answer;
 }
 
-async function finish(agent: Agent): Promise<void> {
+/** Tells a namespace agent to exit and waits for it. */
+export async function finish(agent: StepHandle): Promise<void> {
   agent.send({ op: 'exit' });
   await agent.done();
 }
