@@ -14,6 +14,7 @@ import { cases as memfd } from './memfd.js';
 import { cases as mseal } from './mseal.js';
 import { cases as msealBlocks } from './mseal-blocks.js';
 import { cases as msealChanges } from './mseal-changes.js';
+import { cases as msealControls } from './mseal-controls.js';
 import { cases as msealScope } from './mseal-scope.js';
 import { cases as msealSysmap } from './mseal-sysmap.js';
 import { cases as msealVma } from './mseal-vma.js';
@@ -55,7 +56,7 @@ export function validateCatalog(list: readonly Case[]): readonly Case[] {
 }
 
 /** Every case, family by family. */
-export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsWrite, ...sealsSize, ...sealsStates, ...exec, ...execExecveat, ...execSysctl, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealBlocks, ...msealScope, ...msealChanges, ...msealSysmap, ...msealVma, ...hugetlb, ...hugetlbSeals]);
+export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsWrite, ...sealsSize, ...sealsStates, ...exec, ...execExecveat, ...execSysctl, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealBlocks, ...msealScope, ...msealChanges, ...msealSysmap, ...msealVma, ...msealControls, ...hugetlb, ...hugetlbSeals]);
 
 export { FAMILIES } from './types.js';
 export type * from './types.js';

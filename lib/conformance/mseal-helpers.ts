@@ -38,6 +38,11 @@ export function seal(ctx: CaseContext, addr: bigint, pages: number): string {
   return errno(() => ctx.b.mseal(addr, pages * ctx.page, 0));
 }
 
+/** mprotect of `pages` pages at `addr`: 'ok' or the errno name. */
+export function mprotect(ctx: CaseContext, addr: bigint, pages: number, prot: number): string {
+  return errno(() => ctx.b.mprotect(addr, pages * ctx.page, prot));
+}
+
 /** Per page, 's' when the page is sealed (mprotect to its own protection fails EPERM), '-' when not. */
 export function sealedMap(ctx: CaseContext, addr: bigint, pages: number, prot?: number): string {
   let out = '';

@@ -6,7 +6,8 @@
  * The family goes on, in catalog order, in mseal-blocks.ts (what a seal
  * blocks), mseal-scope.ts (contents, fork, the program's ELF),
  * mseal-changes.ts (calls over several VMAs that changed between releases),
- * mseal-sysmap.ts (the stack and [vdso]) and mseal-vma.ts; mseal-helpers.ts
+ * mseal-sysmap.ts (the stack and [vdso]), mseal-vma.ts and
+ * mseal-controls.ts (the same calls on unsealed memory); mseal-helpers.ts
  * holds what they share. Every case runs in the mseal child.
  */
 import { anon, errno, kv, pagePerms, SRC, vmaCount, vmFlags } from './helpers.js';
