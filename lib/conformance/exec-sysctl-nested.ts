@@ -1,8 +1,8 @@
 /**
  * vm.memfd_noexec across pid namespaces, the parts of memfd_test.c's
- * test_sysctl_simple and test_sysctl_nested the first exec module leaves
- * out: the whole 0 -> 1 -> 0 -> 2 -> 1 -> 0 sequence in a grandchild
- * namespace, each value checked with the three memfds of
+ * test_sysctl_simple and test_sysctl_nested exec-sysctl.ts leaves out: the
+ * whole 0 -> 1 -> 0 -> 2 -> 1 -> 0 sequence in a grandchild namespace, each
+ * value checked with the three memfds of
  * test_sysctl_sysctl0/1/2 (plain, MFD_EXEC, MFD_NOEXEC_SEAL, each with
  * MFD_ALLOW_SEALING, and an fchmod), children created at 1 and at 2, a
  * parent raising to 1 or lowering from 2 after its child exists, and the
@@ -15,6 +15,7 @@
  * 1 and 2, and matching the rule: a namespace may write any value not
  * below its parent's, and a memfd follows the highest value on its path.
  */
+import { ask, finish } from './exec-sysctl.js';
 import { kv, SRC } from './helpers.js';
 import { writeNoexec } from './noexec-sysctl.js';
 import { memfdChmodShape, noexecProbe } from './steps-nested.js';
@@ -60,18 +61,6 @@ async function child(ctx: CaseContext): Promise<StepHandle> {
   const agent = await ctx.step('ns-nest', {}, { newPidns: true });
   await agent.receive(); // ready
   return agent;
-}
-
-async function ask(agent: StepHandle, command: unknown): Promise<string> {
-  agent.send(command);
-  const answer = await agent.receive();
-  if (typeof answer !== 'string') throw new Error(`the namespace agent ended early: ${JSON.stringify(answer)}`);
-  return answer;
-}
-
-async function finish(agent: StepHandle): Promise<void> {
-  agent.send({ op: 'exit' });
-  await agent.done();
 }
 
 const SIMPLE = ['0', '1', '0', '2', '1', '0'] as const;

@@ -4,15 +4,24 @@
  */
 import { compareVersions, parseKernelVersion } from '../kernel.js';
 import { cases as exec } from './exec.js';
+import { cases as execExecveat } from './exec-execveat.js';
+import { cases as execSysctl } from './exec-sysctl.js';
 import { cases as execAcl } from './exec-acl.js';
 import { cases as execNested } from './exec-sysctl-nested.js';
 import { cases as hugetlb } from './hugetlb.js';
 import { cases as hugetlbSeals } from './hugetlb-seals.js';
 import { cases as memfd } from './memfd.js';
 import { cases as mseal } from './mseal.js';
+import { cases as msealBlocks } from './mseal-blocks.js';
+import { cases as msealChanges } from './mseal-changes.js';
+import { cases as msealControls } from './mseal-controls.js';
+import { cases as msealScope } from './mseal-scope.js';
+import { cases as msealSysmap } from './mseal-sysmap.js';
 import { cases as msealVma } from './mseal-vma.js';
 import { cases as seals } from './seals.js';
+import { cases as sealsSize } from './seals-size.js';
 import { cases as sealsStates } from './seals-states.js';
+import { cases as sealsWrite } from './seals-write.js';
 import { cases as secret } from './secret.js';
 import { cases as secretMore } from './secret-more.js';
 import { FAMILIES, type Case } from './types.js';
@@ -47,7 +56,7 @@ export function validateCatalog(list: readonly Case[]): readonly Case[] {
 }
 
 /** Every case, family by family. */
-export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsStates, ...exec, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealVma, ...hugetlb, ...hugetlbSeals]);
+export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsWrite, ...sealsSize, ...sealsStates, ...exec, ...execExecveat, ...execSysctl, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealBlocks, ...msealScope, ...msealChanges, ...msealSysmap, ...msealVma, ...msealControls, ...hugetlb, ...hugetlbSeals]);
 
 export { FAMILIES } from './types.js';
 export type * from './types.js';

@@ -1,13 +1,32 @@
 /**
- * Helpers the seal-state modules share (seals-states.ts, hugetlb-seals.ts):
- * a second process that holds a memfd, and F_SEAL_WRITE against pages a
- * pipe still holds.
+ * Helpers the seals family's modules share (seals.ts, seals-write.ts,
+ * seals-size.ts, seals-states.ts) and hugetlb-seals.ts: a sealed memfd, a
+ * reopen through /proc/self/fd, a second process that holds a memfd, and
+ * F_SEAL_WRITE against pages a pipe still holds.
  */
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { nodeCommand } from '../node-self.js';
-import { addSeals, attempt, errno, inPages, kv, mapFd, sealsNoExec, SRC } from './helpers.js';
+import { addSeals, attempt, errno, inPages, kv, mapFd, sealsNoExec, sized, SRC } from './helpers.js';
 import type { CaseContext, Deviation, Expectation, Source } from './types.js';
+
+export const RW = (ctx: CaseContext): number => ctx.c.PROT_READ! | ctx.c.PROT_WRITE!;
+
+export function since(version: string, outcome: string, note?: string): Expectation[] {
+  return [{ since: version, outcome, ...(note === undefined ? {} : { note }) }];
+}
+
+/** A sealable memfd of `pages` pages with `seals` added. */
+export function sealed(ctx: CaseContext, seals: number, pages = 4): number {
+  const fd = sized(ctx, pages * ctx.page);
+  if (seals !== 0) ctx.b.addSeals(fd, seals);
+  return fd;
+}
+
+/** open(/proc/self/fd/N, flags): the new fd, closed when the case ends. */
+export function reopen(ctx: CaseContext, fd: number, flags: number): number {
+  return ctx.fd(openSync(`/proc/self/fd/${fd}`, flags));
+}
 
 /** fallocate flags that punch a hole and keep the size. */
 export const PUNCH = (ctx: CaseContext): number => ctx.pc.FALLOC_FL_PUNCH_HOLE! | ctx.pc.FALLOC_FL_KEEP_SIZE!;

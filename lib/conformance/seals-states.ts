@@ -1,5 +1,5 @@
 /**
- * File seals in the states the first seals module leaves out: F_SEAL_GROW
+ * File seals in the states the modules before it leave out: F_SEAL_GROW
  * and SHRINK|GROW against shrinking and O_TRUNC, F_SEAL_WRITE with a live
  * read-only shared mapping, F_SEAL_FUTURE_WRITE through a reopened fd, the
  * write seals F_SEAL_EXEC implies, F_SEAL_SEAL across dup, reopen and a
@@ -8,22 +8,14 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { addSeals, attempt, errno, hex, kv, mapFd, mapResult, memfd, sealsNoExec, size, sized, SRC } from './helpers.js';
-import { FUSE_TEST, holdInAnotherProcess, PUNCH, readOnlySharedRanges, readOnlyThenWritable, reopenOrErrno, splicedPagesBusy } from './seal-helpers.js';
+import { FUSE_TEST, holdInAnotherProcess, PUNCH, readOnlySharedRanges, readOnlyThenWritable, reopenOrErrno, RW, sealed, splicedPagesBusy } from './seal-helpers.js';
 import type { Case, CaseContext, Source } from './types.js';
 
 const MT = SRC.memfdTest;
 const LTP1 = (test: string): Source => SRC.ltp('memfd_create/memfd_create01.c', test);
 const MEMFD_C = (fn: string): Source => SRC.code('mm/memfd.c', fn);
 
-const RW = (ctx: CaseContext): number => ctx.c.PROT_READ! | ctx.c.PROT_WRITE!;
 const TRUNC_OPEN = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_TRUNC;
-
-/** A sealable memfd of `pages` pages with `seals` added. */
-function sealed(ctx: CaseContext, seals: number, pages = 4): number {
-  const fd = sized(ctx, pages * ctx.page);
-  if (seals !== 0) ctx.b.addSeals(fd, seals);
-  return fd;
-}
 
 /** O_RDWR|O_CREAT|O_TRUNC reopen: 'ok' or the errno name (the new fd is closed at once). */
 function truncOpen(ctx: CaseContext, fd: number): string {
