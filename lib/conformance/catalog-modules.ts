@@ -12,7 +12,7 @@ export const FAMILY_MODULES: Readonly<Record<Family, readonly string[]>> = {
   memfd: ['./memfd.js'],
   seals: ['./seals.js', './seals-write.js', './seals-size.js', './seals-states.js'],
   exec: ['./exec.js', './exec-execveat.js', './exec-sysctl.js', './exec-sysctl-nested.js', './exec-acl.js'],
-  secret: ['./secret.js', './secret-more.js'],
+  secret: ['./secret.js', './secret-mmap.js', './secret-access.js', './secret-interplay.js', './secret-more.js'],
   mseal: ['./mseal.js', './mseal-blocks.js', './mseal-scope.js', './mseal-changes.js', './mseal-sysmap.js', './mseal-vma.js', './mseal-controls.js'],
   hugetlb: ['./hugetlb.js', './hugetlb-seals.js'],
 };

@@ -23,6 +23,9 @@ import { cases as sealsSize } from './seals-size.js';
 import { cases as sealsStates } from './seals-states.js';
 import { cases as sealsWrite } from './seals-write.js';
 import { cases as secret } from './secret.js';
+import { cases as secretAccess } from './secret-access.js';
+import { cases as secretInterplay } from './secret-interplay.js';
+import { cases as secretMmap } from './secret-mmap.js';
 import { cases as secretMore } from './secret-more.js';
 import { FAMILIES, type Case } from './types.js';
 
@@ -56,7 +59,7 @@ export function validateCatalog(list: readonly Case[]): readonly Case[] {
 }
 
 /** Every case, family by family. */
-export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsWrite, ...sealsSize, ...sealsStates, ...exec, ...execExecveat, ...execSysctl, ...execNested, ...execAcl, ...secret, ...secretMore, ...mseal, ...msealBlocks, ...msealScope, ...msealChanges, ...msealSysmap, ...msealVma, ...msealControls, ...hugetlb, ...hugetlbSeals]);
+export const CATALOG: readonly Case[] = validateCatalog([...memfd, ...seals, ...sealsWrite, ...sealsSize, ...sealsStates, ...exec, ...execExecveat, ...execSysctl, ...execNested, ...execAcl, ...secret, ...secretMmap, ...secretAccess, ...secretInterplay, ...secretMore, ...mseal, ...msealBlocks, ...msealScope, ...msealChanges, ...msealSysmap, ...msealVma, ...msealControls, ...hugetlb, ...hugetlbSeals]);
 
 export { FAMILIES } from './types.js';
 export type * from './types.js';

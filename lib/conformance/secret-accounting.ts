@@ -1,6 +1,6 @@
 /**
  * How the kernel accounts secret memory against RLIMIT_MEMLOCK, per kernel
- * version, and the probe the memlock cases of secret.ts share.
+ * version, and the probe the memlock cases of secret-mmap.ts share.
  */
 import { readFileSync } from 'node:fs';
 import type { RawRegion } from '../binding.js';
