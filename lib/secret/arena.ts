@@ -8,11 +8,9 @@
  * ERR_MEMSEAL_CANARY: something wrote past a secret's end or before its
  * start; the slot is wiped and never reused) and wipes the slot.
  */
-import { type RawRegion } from '../binding.js';
 import { constants } from '../constants.js';
 import { MemsealError } from '../errors.js';
-import { type Access } from '../mapping.js';
-import { accessOf, protectRegion, RegionGate, sealRegion, type SecretHome, type Ticket } from './home.js';
+import { accessOf, GatedHome, sealRegion, type SecretHome, type Ticket } from './home.js';
 import { mapSecretRegion, type SecretBacking } from './memory.js';
 
 /** @internal Bytes of each canary. */
@@ -45,9 +43,8 @@ function canaryError(slotSize: number, index: number, before: boolean, after: bo
 }
 
 /** One mapping of equal slots. */
-export class Arena implements SecretHome {
+export class Arena extends GatedHome implements SecretHome {
   readonly pooled = true;
-  readonly region: RawRegion;
   readonly backing: SecretBacking;
   readonly slots: number;
   readonly #stride: number;
@@ -56,16 +53,14 @@ export class Arena implements SecretHome {
   inUse = 0;
   retiredSlots = 0;
   #unmapped = false;
-  readonly #gate: RegionGate;
 
   constructor(
     readonly core: PoolCore,
     readonly cls: SizeClass,
   ) {
     const mapped = mapSecretRegion(core.arenaSize, core.fallback, core.backing);
-    this.region = mapped.region;
+    super(mapped.region);
     this.backing = mapped.backing;
-    this.#gate = new RegionGate(this.region, () => this.dead);
     this.#stride = cls.slotSize + CANARY;
     this.slots = Math.floor((core.arenaSize - CANARY) / this.#stride);
     this.#free = new Int32Array(this.slots);
@@ -89,18 +84,6 @@ export class Arena implements SecretHome {
     const index = this.#free[--this.#freeTop]!;
     this.inUse++;
     return CANARY + index * this.#stride;
-  }
-
-  protect(access: Access): void {
-    protectRegion(this.region, access);
-  }
-
-  open(access: 'r' | 'rw'): () => void {
-    return this.#gate.open(access);
-  }
-
-  withAccess<T>(access: 'r' | 'rw', fn: () => T): T {
-    return this.#gate.withAccess(access, fn);
   }
 
   seal(access: 'r' | 'rw'): void {

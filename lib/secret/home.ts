@@ -108,6 +108,33 @@ export class RegionGate {
   }
 }
 
+/**
+ * @internal What both kinds of home share: their region, protection set on
+ * it, and the counted gate that opens it, which stays shut once the home is
+ * dead.
+ */
+export abstract class GatedHome {
+  readonly #gate: RegionGate;
+
+  constructor(readonly region: RawRegion) {
+    this.#gate = new RegionGate(region, () => this.dead);
+  }
+
+  abstract get dead(): boolean;
+
+  protect(access: Access): void {
+    protectRegion(this.region, access);
+  }
+
+  open(access: 'r' | 'rw'): () => void {
+    return this.#gate.open(access);
+  }
+
+  withAccess<T>(access: 'r' | 'rw', fn: () => T): T {
+    return this.#gate.withAccess(access, fn);
+  }
+}
+
 /** @internal The final protection, then mseal; false when it was sealed already. */
 export function sealRegion(region: RawRegion, access: 'r' | 'rw'): boolean {
   if (region.sealed) return false;

@@ -3,8 +3,7 @@
  * counts SecretBuffer.stats() reports for them.
  */
 import { type RawRegion } from '../binding.js';
-import { type Access } from '../mapping.js';
-import { protectRegion, RegionGate, sealRegion, type SecretHome } from './home.js';
+import { GatedHome, sealRegion, type SecretHome } from './home.js';
 import { type SecretBacking } from './memory.js';
 
 /** What SecretBuffer.stats() counts: secrets with a mapping of their own. */
@@ -26,34 +25,21 @@ export function secretStats(): SecretBufferStats {
 }
 
 /** @internal A mapping of one secret's own. */
-export class OwnHome implements SecretHome {
+export class OwnHome extends GatedHome implements SecretHome {
   readonly pooled = false;
   #released = false;
-  readonly #gate: RegionGate;
 
   constructor(
-    readonly region: RawRegion,
+    region: RawRegion,
     readonly backing: SecretBacking,
   ) {
-    this.#gate = new RegionGate(region, () => this.#released);
+    super(region);
     counters.live++;
     counters.lockedBytes += region.mappedLength;
   }
 
   get dead(): boolean {
     return this.#released;
-  }
-
-  protect(access: Access): void {
-    protectRegion(this.region, access);
-  }
-
-  open(access: 'r' | 'rw'): () => void {
-    return this.#gate.open(access);
-  }
-
-  withAccess<T>(access: 'r' | 'rw', fn: () => T): T {
-    return this.#gate.withAccess(access, fn);
   }
 
   seal(access: 'r' | 'rw'): void {
