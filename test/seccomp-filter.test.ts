@@ -38,7 +38,7 @@ const itFilter = itIf(launcher !== undefined && kernelHasThem, launcher === unde
 
 function under(errno: 'EPERM' | 'ENOSYS', nrs: number[], args: readonly string[]): { suite: Report; raw: unknown } {
   const r = spawnSync(launcher!, [errno, nrs.join(','), '--', process.execPath, cli, ...args], { encoding: 'utf8' });
-  expect(r.status, failedRows(r.stdout, r.stderr)).toBe(0);
+  if (r.status !== 0) expect.fail(`exit status ${r.status}: ${failedRows(r.stdout, r.stderr)}`);
   const raw = JSON.parse(r.stdout) as unknown;
   return { suite: readReport(raw), raw };
 }
@@ -71,7 +71,7 @@ describe('the report under a seccomp filter', () => {
 
   itFilter('without the filter the same rows pass: the filter made the difference', () => {
     const r = spawnSync(process.execPath, [cli, ...SUITE], { encoding: 'utf8' });
-    expect(r.status, failedRows(r.stdout, r.stderr)).toBe(0);
+    if (r.status !== 0) expect.fail(`exit status ${r.status}: ${failedRows(r.stdout, r.stderr)}`);
     const suite = readReport(JSON.parse(r.stdout));
     expect(hasFailures(suite)).toBe(false);
     const mseal = availableRowsOk(suite, isMsealRow);
